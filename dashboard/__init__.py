@@ -1,0 +1,1 @@
+"""The Streamlit dashboard and the `mar-insight` command line."""

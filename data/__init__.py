@@ -1,0 +1,1 @@
+"""The licence and installation database: settings, schema, demo data and CSV import."""

@@ -1,0 +1,52 @@
+"""Engines for both supported databases, with the same behaviour on each.
+
+SQLite needs foreign keys switched on per connection; PostgreSQL gets connect and
+statement timeouts so a stuck server never hangs a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(
+    url: str,
+    *,
+    connect_timeout_seconds: int = 5,
+    statement_timeout_seconds: int = 30,
+    pool_size: int = 5,
+) -> sa.Engine:
+    """Create an engine with a bounded, pre-pinging pool and the timeouts from settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": connect_timeout_seconds}, pool_pre_ping=True
+        )
+        sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    options = f"-c statement_timeout={statement_timeout_seconds * 1000}"
+    if extra := parsed.query.get("options"):
+        options = f"{options} {extra}"
+        parsed = parsed.difference_update_query(["options"])
+    return sa.create_engine(
+        parsed,
+        connect_args={"connect_timeout": connect_timeout_seconds, "options": options},
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=connect_timeout_seconds,
+    )
+
+
+def is_postgres(bind: sa.Engine | sa.Connection) -> bool:
+    """Whether the bind talks to PostgreSQL (bulk loading and some SQL differ)."""
+    return bind.dialect.name == "postgresql"
