@@ -10,13 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from data.errors import UserError
 from data.settings import SettingsError, load_settings
 
 APP = Path(__file__).resolve().parent / "app.py"
-
-
-class CommandError(Exception):
-    """A failure the user can fix; its message is printed as it is."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             summary = import_directory(engine, args.directory)
             print(summary)
-    except (CommandError, SettingsError, ValueError) as exc:
+    except (UserError, SettingsError) as exc:
         print(f"mar-insight: {exc}", file=sys.stderr)
         return 2
     return 0
