@@ -5,13 +5,21 @@ a browser (DESIGN §6).  Every failure the user can fix ends in one sentence, ne
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from data.errors import UserError
-from data.settings import SettingsError, load_settings
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from data.errors import DATABASE_UNREACHABLE, UserError
+from data.schema import has_schema
+from data.settings import Settings, SettingsError, load_settings
+from queries.exports import REPORTS, ReportOptions, build_report, to_csv
+from queries.filters import Filters
+from queries.sql import GRAINS
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -34,6 +42,20 @@ def _parser() -> argparse.ArgumentParser:
 
     load = command("import", "load <table>.csv files from DIR, all of them or nothing")
     load.add_argument("directory", type=Path, metavar="DIR")
+
+    export = command("export", "write a report as CSV, the same bytes as the page download")
+    export.add_argument(
+        "report", choices=sorted(REPORTS), metavar="REPORT", help=", ".join(sorted(REPORTS))
+    )
+    export.add_argument("--as-of", help="as-of date, YYYY-MM-DD (default: MAR_AS_OF or today)")
+    export.add_argument("--from", dest="date_from", help="first day of the range, YYYY-MM-DD")
+    export.add_argument("--to", dest="date_to", help="last day of the range, YYYY-MM-DD")
+    export.add_argument("--partner", action="append", default=[], help="partner id; repeatable")
+    export.add_argument("--account-manager", help="account manager id")
+    export.add_argument("--product", action="append", default=[], help="product code; repeatable")
+    export.add_argument("--segment", action="append", default=[], help="segment; repeatable")
+    export.add_argument("--grain", choices=GRAINS, default="day", help="throughput periods")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     command("serve", "start the dashboard")
     return parser
@@ -64,15 +86,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             summary = import_directory(engine, args.directory)
             print(summary)
+        elif args.command == "export":
+            _export(engine, args, settings)
     except (UserError, SettingsError) as exc:
         print(f"mar-insight: {exc}", file=sys.stderr)
         return 2
+    except OperationalError:
+        print(f"mar-insight: {DATABASE_UNREACHABLE}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> None:
+    params = {
+        "as_of": args.as_of or "",
+        "from": args.date_from or "",
+        "to": args.date_to or "",
+        "partner": args.partner,
+        "am": args.account_manager or "",
+        "product": args.product,
+        "segment": args.segment,
+    }
+    filters = Filters.from_params(params, as_of=settings.today())
+    options = ReportOptions(
+        grain=args.grain,
+        milestones=settings.milestones,
+        cover_warning_days=settings.cover_warning_days,
+    )
+    with engine.connect() as connection:
+        if not has_schema(connection):
+            raise UserError(
+                "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
+                "'mar-insight import DIR' first."
+            )
+        body = to_csv(build_report(connection, args.report, filters, options))
+    if args.out:
+        args.out.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
 
 
 def _serve(url: str | None) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(APP)]
     env_url = {"MAR_DATABASE_URL": url} if url else {}
-    import os
-
     return subprocess.call(command, env={**os.environ, **env_url})

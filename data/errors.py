@@ -3,3 +3,9 @@
 
 class UserError(Exception):
     """A problem with input or configuration that the user, not the code, must fix."""
+
+
+DATABASE_UNREACHABLE = (
+    "The database cannot be reached; check that it is running and that MAR_DATABASE_URL "
+    "points to it, then reload."
+)

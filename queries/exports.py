@@ -1,0 +1,78 @@
+"""The six reports of DESIGN §6 and their CSV form, shared by the page downloads and
+`mar-insight export` so both write the same bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import polars as pl
+import sqlalchemy as sa
+
+from data.settings import DEFAULT_MILESTONES
+from queries.conversions import conversion_funnel
+from queries.filters import Filters
+from queries.reporting import reporting_backlog
+from queries.sql import Grain
+from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
+from queries.throughput import milestones, throughput
+from queries.volumes import partner_volumes
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportOptions:
+    """Settings some reports need beyond the filters."""
+
+    grain: Grain = "day"
+    milestones: tuple[int, ...] = DEFAULT_MILESTONES
+    cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
+
+
+ReportBuilder = Callable[[sa.Connection, Filters, ReportOptions], pl.DataFrame]
+
+REPORTS: dict[str, ReportBuilder] = {
+    "partner-volumes": lambda c, f, o: partner_volumes(c, f),
+    "conversion-funnel": lambda c, f, o: conversion_funnel(c, f),
+    "stock": lambda c, f, o: stock_on_hand(c, f, o.cover_warning_days),
+    "throughput": lambda c, f, o: throughput(c, f, o.grain),
+    "milestones": lambda c, f, o: milestones(c, f, o.milestones),
+    "reporting-backlog": lambda c, f, o: reporting_backlog(c, f),
+}
+
+
+def build_report(
+    connection: sa.Connection,
+    name: str,
+    filters: Filters,
+    options: ReportOptions | None = None,
+) -> pl.DataFrame:
+    """The frame behind report `name`, exactly as the page shows it."""
+    return REPORTS[name](connection, filters, options or ReportOptions())
+
+
+def defuse_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with `'`; numbers stay."""
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(_defused(name) for name in texts)
+
+
+def _defused(name: str) -> pl.Expr:
+    column = pl.col(name)
+    risky = pl.any_horizontal(*(column.str.starts_with(p) for p in FORMULA_PREFIXES))
+    return pl.when(risky).then(pl.lit("'") + column).otherwise(column).alias(name)
+
+
+def to_csv(frame: pl.DataFrame) -> bytes:
+    """CSV bytes: header row, ISO dates and timestamps, empty cells for missing values."""
+    return (
+        defuse_formulas(frame)
+        .write_csv(datetime_format="%Y-%m-%dT%H:%M:%S", date_format="%Y-%m-%d")
+        .encode("utf-8")
+    )
+
+
+def file_name(report: str, filters: Filters) -> str:
+    """A download name that carries the report and the date range."""
+    return f"mar-insight_{report}_{filters.date_from}_{filters.range_end}.csv"

@@ -1,0 +1,183 @@
+"""Installation throughput: successes and failures per period, cumulative totals, milestones.
+
+Installations are successful install attempts counted by `installed_at`; the cumulative
+total counts every success since the first one, not only those in the range (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from data.schema import installations, partners, products
+from queries.filters import Filters
+from queries.run import fetch
+from queries.scope import installation_conditions
+from queries.sql import Grain, count_where, end_of, period_start, start_of, within
+
+TRAILING_DAYS = 28
+Breakdown = Literal["product", "segment", "site", "partner"]
+
+_SUCCESS = installations.c.status == "success"
+_FAILED = installations.c.status == "failed"
+
+
+def _successes_before(day: dt.date, filters: Filters) -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.count())
+        .where(
+            _SUCCESS,
+            installations.c.installed_at < start_of(day),
+            *installation_conditions(filters),
+        )
+        .scalar_subquery()
+    )
+
+
+def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day") -> pl.DataFrame:
+    """One row per day, ISO week (Monday) or month of the range that had install attempts.
+
+    `failure_rate` = failed ÷ all attempts; `cumulative` = successes since the very first one,
+    up to the end of the period.
+    """
+    period = period_start(installations.c.installed_at, grain).label("period")
+    per_period = (
+        sa.select(
+            period,
+            count_where(_SUCCESS).label("installations"),
+            count_where(_FAILED).label("failed"),
+        )
+        .where(
+            within(installations.c.installed_at, filters.date_from, filters.range_end),
+            *installation_conditions(filters),
+        )
+        .group_by(period)
+        .subquery()
+    )
+    running = sa.func.sum(per_period.c.installations).over(order_by=per_period.c.period)
+    statement = sa.select(
+        per_period.c.period,
+        per_period.c.installations,
+        per_period.c.failed,
+        running + _successes_before(filters.date_from, filters),
+    ).order_by(per_period.c.period)
+    frame = fetch(
+        connection,
+        statement,
+        {"period": pl.Date, "installations": pl.Int64, "failed": pl.Int64, "cumulative": pl.Int64},
+    )
+    attempts = pl.col("installations") + pl.col("failed")
+    return frame.with_columns(
+        attempts=attempts, failure_rate=(pl.col("failed") / attempts).round(4)
+    ).select("period", "installations", "failed", "cumulative", "attempts", "failure_rate")
+
+
+def _daily_cumulative(filters: Filters) -> sa.Subquery:
+    day = period_start(installations.c.installed_at, "day").label("day")
+    daily = (
+        sa.select(day, sa.func.count().label("n"))
+        .where(
+            _SUCCESS,
+            installations.c.installed_at < end_of(filters.as_of),
+            *installation_conditions(filters),
+        )
+        .group_by(day)
+        .subquery()
+    )
+    return sa.select(
+        daily.c.day, sa.func.sum(daily.c.n).over(order_by=daily.c.day).label("total")
+    ).subquery()
+
+
+def milestones(connection: sa.Connection, filters: Filters, targets: Sequence[int]) -> pl.DataFrame:
+    """One row per milestone: the first day on which the cumulative total reached it, or
+    empty when it has not been reached by the as-of date."""
+    cumulative = _daily_cumulative(filters)
+    firsts = [
+        sa.select(sa.func.min(cumulative.c.day))
+        .where(cumulative.c.total >= sa.bindparam(f"m{i}", target, sa.Integer))
+        .scalar_subquery()
+        for i, target in enumerate(targets)
+    ]
+    reached = list(connection.execute(sa.select(*firsts)).one()) if targets else []
+    return pl.DataFrame(
+        {"milestone": list(targets), "reached_on": reached},
+        schema={"milestone": pl.Int64, "reached_on": pl.Date},
+    )
+
+
+def next_milestone(
+    connection: sa.Connection, filters: Filters, targets: Sequence[int]
+) -> pl.DataFrame:
+    """One row: the next milestone not yet reached and its date projected from the trailing
+    28-day rate (empty when the rate is zero or every milestone is reached)."""
+    trailing_from = filters.as_of - dt.timedelta(days=TRAILING_DAYS - 1)
+    statement = sa.select(
+        count_where(installations.c.installed_at < end_of(filters.as_of)),
+        count_where(within(installations.c.installed_at, trailing_from, filters.as_of)),
+    ).where(_SUCCESS, *installation_conditions(filters))
+    total, trailing = (int(v) for v in connection.execute(statement).one())
+    rate = trailing / TRAILING_DAYS
+    target = next((t for t in sorted(targets) if t > total), None)
+    projected = None
+    if target is not None and rate > 0:
+        projected = filters.as_of + dt.timedelta(days=math.ceil((target - total) / rate))
+    return pl.DataFrame(
+        {
+            "milestone": [target],
+            "current_total": [total],
+            "remaining": [target - total if target is not None else None],
+            "rate_per_day": [round(rate, 2)],
+            "projected_on": [projected],
+        },
+        schema={
+            "milestone": pl.Int64,
+            "current_total": pl.Int64,
+            "remaining": pl.Int64,
+            "rate_per_day": pl.Float64,
+            "projected_on": pl.Date,
+        },
+    )
+
+
+def _breakdown_column(by: Breakdown) -> tuple[ColumnElement[str], list[sa.Table]]:
+    if by == "product":
+        return products.c.code, [products]
+    if by == "partner":
+        return partners.c.name, [partners]
+    column = installations.c.segment if by == "segment" else installations.c.site
+    return sa.func.coalesce(column, "(unknown)"), []
+
+
+def installation_breakdown(
+    connection: sa.Connection, filters: Filters, by: Breakdown
+) -> pl.DataFrame:
+    """Installations and failures in the range per product, segment, site or partner."""
+    column, joins = _breakdown_column(by)
+    label = column.label(by)
+    source: sa.FromClause = installations
+    for table in joins:
+        key = installations.c.product_id if table is products else installations.c.partner_id
+        source = source.join(table, table.c.id == key)
+    installed = count_where(_SUCCESS)
+    statement = (
+        sa.select(label, installed, count_where(_FAILED))
+        .select_from(source)
+        .where(
+            within(installations.c.installed_at, filters.date_from, filters.range_end),
+            *installation_conditions(filters),
+        )
+        .group_by(label)
+        .order_by(installed.desc(), label)
+    )
+    frame = fetch(
+        connection, statement, {by: pl.String, "installations": pl.Int64, "failed": pl.Int64}
+    )
+    attempts = pl.col("installations") + pl.col("failed")
+    return frame.with_columns(failure_rate=(pl.col("failed") / attempts).round(4))

@@ -1,0 +1,119 @@
+"""Partner volumes: installations and keys allocated per partner over the date range."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+
+from data.schema import installations, keys, partners
+from queries.filters import Filters
+from queries.run import fetch
+from queries.scope import installation_conditions, partner_conditions, product_in_scope
+from queries.sql import Grain, period_start, within
+
+
+def _installations_per_partner(filters: Filters) -> sa.Subquery:
+    return (
+        sa.select(installations.c.partner_id, sa.func.count().label("n"))
+        .where(
+            installations.c.status == "success",
+            within(installations.c.installed_at, filters.date_from, filters.range_end),
+            *installation_conditions(filters),
+        )
+        .group_by(installations.c.partner_id)
+        .subquery()
+    )
+
+
+def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """One row per partner in scope, zeros included, most installations first.
+
+    `installations` counts successful installations in the range; `keys_allocated` counts the
+    partner's keys allocated in the range, also when returned later.  `previous_installations`
+    is the same count for the range of equal length just before, for trends.
+    """
+    current = _installations_per_partner(filters)
+    previous = _installations_per_partner(filters.previous_period())
+    allocated = (
+        sa.select(keys.c.partner_id, sa.func.count().label("n"))
+        .where(
+            keys.c.partner_id.is_not(None),
+            within(keys.c.allocated_at, filters.date_from, filters.range_end),
+            *product_in_scope(keys.c.product_id, filters),
+        )
+        .group_by(keys.c.partner_id)
+        .subquery()
+    )
+    installed = sa.func.coalesce(current.c.n, 0)
+    statement = (
+        sa.select(
+            partners.c.id,
+            partners.c.name,
+            installed.label("installations"),
+            sa.func.coalesce(allocated.c.n, 0),
+            sa.func.coalesce(previous.c.n, 0),
+            partners.c.country,
+            partners.c.region,
+        )
+        .outerjoin(current, current.c.partner_id == partners.c.id)
+        .outerjoin(previous, previous.c.partner_id == partners.c.id)
+        .outerjoin(allocated, allocated.c.partner_id == partners.c.id)
+        .where(*partner_conditions(filters))
+        .order_by(installed.desc(), partners.c.id)
+    )
+    frame = fetch(
+        connection,
+        statement,
+        {
+            "partner_id": pl.Int64,
+            "partner_name": pl.String,
+            "installations": pl.Int64,
+            "keys_allocated": pl.Int64,
+            "previous_installations": pl.Int64,
+            "country": pl.String,
+            "region": pl.String,
+        },
+    )
+    total = frame["installations"].sum()
+    return frame.with_columns(
+        share=(pl.col("installations") / total if total else pl.lit(0.0)).round(4),
+        change=pl.col("installations") - pl.col("previous_installations"),
+    ).select(
+        "partner_id",
+        "partner_name",
+        "installations",
+        "keys_allocated",
+        "share",
+        "previous_installations",
+        "change",
+        "country",
+        "region",
+    )
+
+
+def partner_volume_series(
+    connection: sa.Connection, filters: Filters, grain: Grain = "week"
+) -> pl.DataFrame:
+    """One row per partner and period that had successful installations in the range."""
+    period = period_start(installations.c.installed_at, grain).label("period")
+    statement = (
+        sa.select(period, partners.c.id, partners.c.name, sa.func.count())
+        .join(partners, partners.c.id == installations.c.partner_id)
+        .where(
+            installations.c.status == "success",
+            within(installations.c.installed_at, filters.date_from, filters.range_end),
+            *installation_conditions(filters),
+        )
+        .group_by(period, partners.c.id, partners.c.name)
+        .order_by(period, partners.c.id)
+    )
+    return fetch(
+        connection,
+        statement,
+        {
+            "period": pl.Date,
+            "partner_id": pl.Int64,
+            "partner_name": pl.String,
+            "installations": pl.Int64,
+        },
+    )
