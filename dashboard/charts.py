@@ -1,0 +1,252 @@
+"""Charts as pure functions from a metric frame to a Plotly figure.
+
+Colours are fixed per product and segment so the same thing has the same colour on every page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import plotly.express as px
+import plotly.graph_objects as go
+import polars as pl
+
+PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b")
+SEGMENT_COLOURS = {"education": "#2563eb", "authority": "#f59e0b", "nonprofit": "#10b981"}
+STAGE_LABELS = {
+    "registered": "Registered RRP",
+    "contacted": "Contacted",
+    "applied": "Applied",
+    "contract_signed": "Contract signed",
+    "first_order": "First order",
+}
+SUNSET_DATES = (
+    (dt.date(2020, 12, 31), "31 Dec 2020: last RRP registration"),
+    (dt.date(2021, 6, 30), "30 Jun 2021: RRP sell-by"),
+)
+
+
+def colour_map(values: Sequence[str]) -> dict[str, str]:
+    """A stable colour per value (products by code), independent of which values are shown."""
+    return {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(sorted(values))}
+
+
+def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    figure.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        hovermode="x unified",
+        separators=".,",
+        margin={"t": 60, "l": 10, "r": 10, "b": 10},
+        legend_title_text="",
+    )
+    figure.update_yaxes(tickformat=",d", rangemode="tozero")
+    return figure
+
+
+def cumulative_with_milestones(
+    series: pl.DataFrame, milestones: pl.DataFrame, projected: pl.DataFrame
+) -> go.Figure:
+    """Cumulative successful installations, the milestone lines and the next projected date."""
+    figure = go.Figure(
+        go.Scatter(
+            x=series["period"].to_list(),
+            y=series["cumulative"].to_list(),
+            mode="lines",
+            name="Cumulative installations",
+            line={"color": PALETTE[0], "width": 3},
+            hovertemplate="%{x|%Y-%m-%d}: %{y:,d} installations<extra></extra>",
+        )
+    )
+    top = max(series["cumulative"].max() or 0, 1)
+    for row in milestones.iter_rows(named=True):
+        if row["milestone"] <= top * 1.5:
+            reached = row["reached_on"]
+            label = f"{row['milestone']:,}" + (f" reached {reached}" if reached else "")
+            figure.add_hline(
+                y=row["milestone"],
+                line_dash="dot",
+                line_color="#64748b",
+                annotation_text=label,
+                annotation_position="top left",
+            )
+    if not projected.is_empty() and projected["projected_on"][0] is not None:
+        row = projected.row(0, named=True)
+        figure.add_trace(
+            go.Scatter(
+                x=[series["period"].max(), row["projected_on"]],
+                y=[row["current_total"], row["milestone"]],
+                mode="lines+markers",
+                line={"dash": "dash", "color": PALETTE[1]},
+                name=f"Projection to {row['milestone']:,} ({row['projected_on']})",
+                hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra></extra>",
+            )
+        )
+    return _layout(figure, "Cumulative installations and milestones", "Date", "Installations")
+
+
+def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
+    """Successful and failed installations per period, stacked."""
+    long = series.unpivot(
+        index="period", on=["installations", "failed"], variable_name="status", value_name="count"
+    )
+    figure = px.bar(
+        long,
+        x="period",
+        y="count",
+        color="status",
+        color_discrete_map={"installations": PALETTE[0], "failed": PALETTE[3]},
+    )
+    figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra>%{fullData.name}</extra>")
+    return _layout(figure, f"Installations per {grain}", grain.capitalize(), "Installations")
+
+
+def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
+    figure = px.line(series, x="period", y="failure_rate", markers=grain != "day")
+    figure.update_traces(
+        line_color=PALETTE[3], hovertemplate="%{x|%Y-%m-%d}: %{y:.1%}<extra></extra>"
+    )
+    figure = _layout(figure, f"Failure rate per {grain}", grain.capitalize(), "Failed attempts")
+    figure.update_yaxes(tickformat=".0%")
+    return figure
+
+
+def breakdown_bar(
+    frame: pl.DataFrame, by: str, colours: dict[str, str] | None = None, limit: int = 20
+) -> go.Figure:
+    """Installations per product, segment, site or partner, largest first."""
+    top = frame.head(limit)
+    figure = px.bar(
+        top, x="installations", y=by, orientation="h", color=by, color_discrete_map=colours or {}
+    )
+    figure.update_traces(
+        hovertemplate="%{y}: %{x:,d} installations<extra></extra>", showlegend=False
+    )
+    figure = _layout(figure, f"Installations by {by}", "Installations", by.capitalize())
+    figure.update_yaxes(autorange="reversed", tickformat=None)
+    figure.update_xaxes(tickformat=",d")
+    return figure
+
+
+def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
+    figure = px.line(frame, x="period", y="installations", color="partner_name", markers=True)
+    figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra>%{fullData.name}</extra>")
+    return _layout(
+        figure, f"Installations per {grain} by partner", grain.capitalize(), "Installations"
+    )
+
+
+def funnel(stages: pl.DataFrame) -> go.Figure:
+    figure = go.Figure(
+        go.Funnel(
+            y=[STAGE_LABELS[s] for s in stages["stage"]],
+            x=stages["partners"].to_list(),
+            textinfo="value+percent initial",
+            marker={"color": PALETTE[0]},
+            hovertemplate="%{y}: %{x:,d} former RRPs<extra></extra>",
+        )
+    )
+    figure.update_layout(title="RRP → TPR conversion funnel", margin={"t": 60, "l": 10, "r": 10})
+    return figure
+
+
+def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
+    long = frame.unpivot(
+        index="period",
+        on=["contracts_signed", "lost"],
+        variable_name="event",
+        value_name="partners",
+    )
+    figure = px.bar(
+        long,
+        x="period",
+        y="partners",
+        color="event",
+        barmode="group",
+        color_discrete_map={"contracts_signed": PALETTE[2], "lost": PALETTE[3]},
+    )
+    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
+    for day, label in SUNSET_DATES:
+        figure.add_vline(
+            x=dt.datetime.combine(day, dt.time()).timestamp() * 1000,
+            line_dash="dash",
+            line_color="#64748b",
+            annotation_text=label,
+            annotation_position="top",
+        )
+    return _layout(figure, "Conversions per month", "Month", "Partners")
+
+
+def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
+    figure = px.bar(distribution, x="days", y="partners")
+    figure.update_traces(
+        marker_color=PALETTE[4], hovertemplate="%{x} days: %{y:,d} partners<extra></extra>"
+    )
+    return _layout(figure, "Time to convert (contacted → contract signed)", "Days", "Partners")
+
+
+def stock_by_product(stock: pl.DataFrame) -> go.Figure:
+    long = stock.unpivot(
+        index="product_code",
+        on=["mar_stock", "partner_stock"],
+        variable_name="held_by",
+        value_name="keys",
+    )
+    figure = px.bar(
+        long,
+        x="product_code",
+        y="keys",
+        color="held_by",
+        color_discrete_map={"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]},
+    )
+    figure.update_traces(hovertemplate="%{x}: %{y:,d} keys<extra>%{fullData.name}</extra>")
+    return _layout(figure, "Keys in stock per product", "Product", "Keys")
+
+
+def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go.Figure:
+    """Days of cover per product as bars ending at the projected stock-out date."""
+    shown = stock.filter(pl.col("stockout_date").is_not_null())
+    colours = ["#ef4444" if low else PALETTE[2] for low in shown["low_cover"]]
+    figure = go.Figure(
+        go.Bar(
+            y=shown["product_code"].to_list(),
+            x=shown["days_of_cover"].to_list(),
+            orientation="h",
+            marker_color=colours,
+            customdata=shown["stockout_date"].to_list(),
+            hovertemplate="%{y}: %{x:,.1f} days of cover, stock-out %{customdata}<extra></extra>",
+            text=[str(d) for d in shown["stockout_date"]],
+            textposition="outside",
+        )
+    )
+    figure.add_vline(
+        x=warning_days,
+        line_dash="dot",
+        line_color="#ef4444",
+        annotation_text=f"{warning_days}-day threshold",
+    )
+    figure = _layout(
+        figure, f"Days of cover and projected stock-out (as of {as_of})", "Days of cover", "Product"
+    )
+    figure.update_yaxes(tickformat=None)
+    return figure
+
+
+def late_reports(trend: pl.DataFrame) -> go.Figure:
+    long = trend.unpivot(
+        index="period",
+        on=["on_time", "late", "missing"],
+        variable_name="status",
+        value_name="reports",
+    )
+    figure = px.bar(
+        long,
+        x="period",
+        y="reports",
+        color="status",
+        color_discrete_map={"on_time": PALETTE[2], "late": PALETTE[1], "missing": PALETTE[3]},
+    )
+    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
+    return _layout(figure, "Licence reports per month by status", "Report period", "Reports")

@@ -1,0 +1,81 @@
+"""The dashboard's only door to the database: one cached engine, cached metric results.
+
+Caching lives here and only here: the engine with `st.cache_resource`, metric frames with
+`st.cache_data` keyed by metric, filters (which carry the viewer's scope) and arguments, so one
+viewer's cached result never serves another scope.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+import streamlit as st
+
+from data.db import make_engine
+from data.schema import has_schema
+from data.settings import Settings, load_settings
+from queries.filters import Filters
+
+Metric = Callable[..., pl.DataFrame]
+
+
+@st.cache_resource
+def _settings() -> Settings:
+    return load_settings()
+
+
+def settings() -> Settings:
+    """The settings, read once per server process (restart to pick up changes)."""
+    return _settings()
+
+
+@st.cache_resource
+def engine() -> sa.Engine:
+    """One engine, with its bounded pool, for every session of the server process."""
+    config = settings()
+    return make_engine(
+        config.database_url,
+        connect_timeout_seconds=config.connect_timeout_seconds,
+        statement_timeout_seconds=config.statement_timeout_seconds,
+    )
+
+
+def schema_exists() -> bool:
+    with engine().connect() as connection:
+        return has_schema(connection)
+
+
+@functools.cache
+def _cached_runner(ttl_seconds: int) -> Callable[..., pl.DataFrame]:
+    @st.cache_data(ttl=ttl_seconds, show_spinner=False, max_entries=500)
+    def run(metric_name: str, filters: Filters, *args: Any) -> pl.DataFrame:
+        metric = _METRICS[metric_name]
+        with engine().connect() as connection:
+            return metric(connection, filters, *args)
+
+    return run
+
+
+_METRICS: dict[str, Metric] = {}
+
+
+def load(metric: Metric, filters: Filters, *args: Any) -> pl.DataFrame:
+    """The metric's frame for these filters, from the cache when it is fresh."""
+    name = f"{metric.__module__}.{metric.__qualname__}"
+    _METRICS.setdefault(name, metric)
+    return _cached_runner(settings().cache_ttl_seconds)(name, filters, *args)
+
+
+def lookup(metric: Callable[[sa.Connection], pl.DataFrame]) -> pl.DataFrame:
+    """For the few lookups that take no filters (e.g. the product list)."""
+    with engine().connect() as connection:
+        return metric(connection)
+
+
+def clear_cache() -> None:
+    """Forget every cached result, so the next page load reads fresh data."""
+    st.cache_data.clear()

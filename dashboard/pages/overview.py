@@ -1,0 +1,100 @@
+"""Overview: management's landing page — KPIs with deltas, milestones, stock warnings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data_access, ui
+from queries.kpis import overview_kpis
+from queries.stock import stock_on_hand
+from queries.throughput import milestones, next_milestone, throughput
+
+filters = ui.filters()
+config = data_access.settings()
+st.title("Overview")
+st.caption(
+    f"{filters.date_from} to {filters.range_end}, compared with the {filters.range_days} days "
+    "before."
+)
+
+kpis = {row["kpi"]: row for row in data_access.load(overview_kpis, filters).iter_rows(named=True)}
+cards = st.columns(4)
+with cards[0]:
+    ui.kpi(
+        "Installations",
+        kpis["installations"]["value"],
+        kpis["installations"]["previous"],
+        help="Successful installations in the date range.",
+    )
+with cards[1]:
+    ui.kpi(
+        "Active partners",
+        kpis["active_partners"]["value"],
+        kpis["active_partners"]["previous"],
+        help="Partners with at least one successful installation in the range.",
+    )
+with cards[2]:
+    ui.kpi(
+        "Converted RRPs",
+        kpis["converted_rrps"]["value"],
+        kpis["converted_rrps"]["previous"],
+        help="Former RRPs with a signed TPR contract by the as-of date.",
+    )
+with cards[3]:
+    ui.kpi(
+        "Conversion rate",
+        kpis["conversion_rate"]["value"],
+        kpis["conversion_rate"]["previous"],
+        percent=True,
+        decimals=1,
+        help="Contracts signed ÷ RRPs registered.",
+    )
+cards = st.columns(4)
+with cards[0]:
+    ui.kpi(
+        "Keys in stock",
+        kpis["keys_in_stock"]["value"],
+        kpis["keys_in_stock"]["previous"],
+        help="MAR and partner stock at the as-of date.",
+    )
+with cards[1]:
+    ui.kpi(
+        "Days of cover",
+        kpis["days_of_cover"]["value"],
+        kpis["days_of_cover"]["previous"],
+        decimals=1,
+        help="Stock ÷ keys consumed per day over the last 28 days.",
+    )
+with cards[2]:
+    ui.kpi(
+        "Behind on reporting",
+        kpis["partners_behind_on_reporting"]["value"],
+        kpis["partners_behind_on_reporting"]["previous"],
+        inverse=True,
+        help="Partners with at least one missing licence report.",
+    )
+
+series = data_access.load(throughput, filters, "day")
+reached = data_access.load(milestones, filters, config.milestones)
+projection = data_access.load(next_milestone, filters, config.milestones)
+if series.is_empty():
+    st.info("No installations for these filters — widen the date range or clear filters.")
+else:
+    st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection))
+    row = projection.row(0, named=True)
+    if row["projected_on"] is not None:
+        st.caption(
+            f"Next milestone {row['milestone']:,}: {row['remaining']:,} to go at "
+            f"{row['rate_per_day']:,.1f} per day (last 28 days) → projected for "
+            f"**{row['projected_on']}**."
+        )
+ui.table(reached, "milestones", empty="No milestones are configured.")
+
+st.subheader("Stock warnings")
+stock = data_access.load(stock_on_hand, filters, config.cover_warning_days)
+low = stock.filter(stock["low_cover"])
+ui.table(
+    low.select("product_code", "product_name", "stock_on_hand", "days_of_cover", "stockout_date"),
+    "stock-warnings",
+    empty=f"Every product has at least {config.cover_warning_days} days of cover.",
+)

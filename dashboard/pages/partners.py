@@ -1,0 +1,61 @@
+"""Partners: who installs and buys how much, how that changes, and over time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, ui
+from dashboard import data_access as da
+from queries.throughput import installation_breakdown
+from queries.volumes import partner_volume_series, partner_volumes
+
+filters = ui.filters()
+st.title("Partners")
+st.caption(
+    f"Installations and keys allocated from {filters.date_from} to {filters.range_end}; "
+    "select a row to open the partner."
+)
+
+volumes = da.load(partner_volumes, filters)
+selected = ui.table(
+    volumes,
+    "partner-volumes",
+    selectable=True,
+    empty="No partners match these filters — clear the partner, region or manager filter.",
+    labels={"previous_installations": "Previous period", "change": "Change vs previous"},
+)
+if selected:
+    partner_id = int(volumes["partner_id"][selected[0]])
+    ui.open_partner(partner_id)
+
+grain = st.segmented_control(
+    "Periods",
+    ["day", "week", "month"],
+    default="week",
+    key="grain",
+    bind="query-params",
+    required=True,
+)
+series = da.load(
+    partner_volume_series,
+    filters.replace(
+        partner_ids=filters.partner_ids or tuple(volumes["partner_id"].head(5).to_list())
+    ),
+    grain,
+)
+if series.is_empty():
+    st.info("No installations for these filters — widen the date range.")
+else:
+    if not filters.partner_ids:
+        st.caption("The five largest partners; pick partners in the sidebar to compare others.")
+    st.plotly_chart(charts.partner_series(series, grain))
+
+left, right = st.columns(2)
+for column, by in ((left, "product"), (right, "segment")):
+    with column:
+        frame = da.load(installation_breakdown, filters, by)
+        if frame.is_empty():
+            st.info(f"No installations by {by} for these filters.")
+        else:
+            colours = charts.SEGMENT_COLOURS if by == "segment" else ui.product_colours()
+            st.plotly_chart(charts.breakdown_bar(frame, by, colours))

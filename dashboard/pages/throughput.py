@@ -1,0 +1,52 @@
+"""Throughput: how fast we install, how often it fails, and where."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, ui
+from dashboard import data_access as da
+from queries.throughput import installation_breakdown, milestones, next_milestone, throughput
+
+filters = ui.filters()
+config = da.settings()
+st.title("Installation throughput")
+grain = st.segmented_control(
+    "Periods",
+    ["day", "week", "month"],
+    default="week",
+    key="grain",
+    bind="query-params",
+    required=True,
+)
+series = da.load(throughput, filters, grain)
+if series.is_empty():
+    st.info("No installations for these filters — widen the date range or clear filters.")
+    st.stop()
+total, failed = int(series["installations"].sum()), int(series["failed"].sum())
+cards = st.columns(3)
+cards[0].metric("Installations", ui.number(total), border=True)
+cards[1].metric("Failed attempts", ui.number(failed), border=True)
+cards[2].metric(
+    "Failure rate", ui.number(100 * failed / (total + failed), decimals=2, suffix="%"), border=True
+)
+st.plotly_chart(charts.installations_over_time(series, grain))
+st.plotly_chart(charts.failure_rate(series, grain))
+ui.table(series, "throughput", empty="No installations for these filters.")
+
+st.subheader("By product and site")
+left, right = st.columns(2)
+by_product = da.load(installation_breakdown, filters, "product")
+by_site = da.load(installation_breakdown, filters, "site")
+left.plotly_chart(charts.breakdown_bar(by_product, "product", ui.product_colours()))
+right.plotly_chart(charts.breakdown_bar(by_site, "site"))
+with left:
+    ui.table(by_product, "throughput-by-product", empty="No installations.")
+with right:
+    ui.table(by_site, "throughput-by-site", empty="No installations.")
+
+st.subheader("Milestones")
+reached = da.load(milestones, filters, config.milestones)
+projection = da.load(next_milestone, filters, config.milestones)
+st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection))
+ui.table(reached, "milestones", empty="No milestones are configured.")

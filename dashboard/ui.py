@@ -1,0 +1,135 @@
+"""Building blocks every page shares: the current filters, tables with CSV downloads, KPI
+cards and empty states, so numbers and dates look the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data_access
+from dashboard.charts import colour_map
+from queries.exports import file_name, to_csv
+from queries.filters import Filters
+from queries.partners import product_options
+
+_FILTERS = "mar.filters"
+PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
+
+
+def set_filters(filters: Filters) -> None:
+    st.session_state[_FILTERS] = filters
+
+
+def filters() -> Filters:
+    """The filters the sidebar resolved for this run."""
+    value: Filters = st.session_state[_FILTERS]
+    return value
+
+
+def product_colours() -> dict[str, str]:
+    """One colour per product code, the same on every page and chart."""
+    codes = data_access.lookup(product_options)["product_code"].to_list()
+    return colour_map(codes)
+
+
+def open_partner(partner_id: int) -> None:
+    """Go to the partner detail page for one partner, keeping the other filters."""
+    params = {name: ",".join(values) for name, values in filters().to_params().items()}
+    params["partner"] = str(partner_id)
+    st.switch_page("pages/partner_detail.py", query_params=params)
+
+
+def _column_config(frame: pl.DataFrame, labels: Mapping[str, str]) -> dict[str, object]:
+    config: dict[str, object] = {}
+    for name, dtype in frame.schema.items():
+        label = labels.get(name, name.replace("_", " ").capitalize())
+        if name in PERCENT_COLUMNS:
+            config[name] = st.column_config.NumberColumn(label, format="percent")
+        elif dtype.is_integer():
+            config[name] = st.column_config.NumberColumn(label, format="localized")
+        elif dtype.is_float():
+            config[name] = st.column_config.NumberColumn(label, format="%.1f")
+        elif dtype == pl.Date:
+            config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        else:
+            config[name] = st.column_config.Column(label)
+    return config
+
+
+def table(
+    frame: pl.DataFrame,
+    report: str,
+    *,
+    empty: str,
+    labels: Mapping[str, str] | None = None,
+    key: str | None = None,
+    selectable: bool = False,
+) -> list[int]:
+    """Show a table and a CSV download of exactly what it shows; return selected row indexes.
+
+    `report` names the download (a DESIGN §6 report name where one exists, so the bytes equal
+    `mar-insight export REPORT`); `empty` is the sentence shown when there is nothing to show.
+    """
+    if frame.is_empty():
+        st.info(empty)
+        return []
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        column_config=_column_config(frame, labels or {}),
+        key=key or f"table-{report}",
+        on_select="rerun" if selectable else "ignore",
+        selection_mode="single-row",
+    )
+    download(frame, report)
+    if selectable:
+        return list(event.selection.rows)  # type: ignore[union-attr]
+    return []
+
+
+def download(frame: pl.DataFrame, report: str) -> None:
+    """A CSV download button for `frame`, built from the same writer as the CLI export."""
+    st.download_button(
+        f"Download CSV ({frame.height:,} rows)",
+        data=lambda: to_csv(frame),
+        file_name=file_name(report, filters()),
+        mime="text/csv",
+        key=f"download-{report}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:
+    """A figure with thousands separators, or an em dash when there is none."""
+    if value is None:
+        return "—"
+    return f"{value:,.{decimals}f}{suffix}"
+
+
+def kpi(
+    label: str,
+    value: float | None,
+    previous: float | None,
+    *,
+    decimals: int = 0,
+    suffix: str = "",
+    percent: bool = False,
+    inverse: bool = False,
+    help: str = "",
+) -> None:
+    """A KPI card with its change against the previous period."""
+    scale = 100 if percent else 1
+    shown = None if value is None else value * scale
+    before = None if previous is None else previous * scale
+    delta = None if shown is None or before is None else shown - before
+    st.metric(
+        label,
+        number(shown, decimals=decimals, suffix="%" if percent else suffix),
+        delta=None if delta is None else f"{delta:+,.{decimals}f}{'pp' if percent else ''}",
+        delta_color="inverse" if inverse else "normal",
+        help=help or None,
+        border=True,
+    )
