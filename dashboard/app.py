@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from dashboard import data_access, sidebar, ui
+from dashboard import data_access
 from data.errors import DATABASE_UNREACHABLE, UserError
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -43,7 +43,6 @@ def main() -> None:
         if not data_access.schema_exists():
             st.error(NO_SCHEMA)
             return
-        ui.set_filters(sidebar.current_filters())
         navigation.run()
     except OperationalError:
         st.error(DATABASE_UNREACHABLE, icon=":material/cloud_off:")

@@ -14,11 +14,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from data.csv_import import import_directory
+from data.db import make_engine
+from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE, UserError
 from data.schema import has_schema
 from data.settings import Settings, SettingsError, load_settings
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
 from queries.filters import Filters
+from queries.partners import ensure_partners_visible
 from queries.sql import GRAINS
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -57,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--grain", choices=GRAINS, default="day", help="throughput periods")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
-    command("serve", "start the dashboard")
+    serve = command("serve", "start the dashboard (creates the SQLite demo database if missing)")
+    serve.add_argument("--port", type=int, default=8501, help="default 8501")
     return parser
 
 
@@ -66,14 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(**({"database_url": args.url} if args.url else {}))
-        if args.command == "serve":
-            return _serve(args.url)
-        from data.db import make_engine
-
         engine = make_engine(settings.database_url)
+        if args.command == "serve":
+            return _serve(engine, settings, args.port)
         if args.command == "demo":
-            from data.demo import generate_demo
-
             generate_demo(
                 engine,
                 installations=args.installations,
@@ -82,8 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_of=settings.today(),
             )
         elif args.command == "import":
-            from data.csv_import import import_directory
-
             summary = import_directory(engine, args.directory)
             print(summary)
         elif args.command == "export":
@@ -119,6 +118,7 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
                 "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
                 "'mar-insight import DIR' first."
             )
+        ensure_partners_visible(connection, filters)
         body = to_csv(build_report(connection, args.report, filters, options))
     if args.out:
         args.out.write_bytes(body)
@@ -127,7 +127,14 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         sys.stdout.flush()
 
 
-def _serve(url: str | None) -> int:
-    command = [sys.executable, "-m", "streamlit", "run", str(APP)]
-    env_url = {"MAR_DATABASE_URL": url} if url else {}
-    return subprocess.call(command, env={**os.environ, **env_url})
+def _serve(engine: Engine, settings: Settings, port: int) -> int:
+    """Start Streamlit; an empty SQLite database gets the demo data first, so the embedded
+    default works on a fresh machine with one command."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            empty = not has_schema(connection)
+        if empty:
+            print("Creating the demo database (one time only) …", file=sys.stderr)
+            generate_demo(engine, as_of=settings.today())
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
+    return subprocess.call(command, env={**os.environ, "MAR_DATABASE_URL": settings.database_url})

@@ -17,7 +17,13 @@ from dashboard import data_access
 from data.errors import UserError
 from data.schema import SEGMENTS
 from queries.filters import PARAMETERS, FilterError, Filters
-from queries.partners import account_manager_options, partner_options, product_options
+from queries.partners import (
+    UnknownPartner,
+    account_manager_options,
+    partner_options,
+    product_options,
+    unknown_partner_message,
+)
 
 PRESETS: dict[str, int | None] = {
     "Last 30 days": 30,
@@ -29,10 +35,17 @@ PRESETS: dict[str, int | None] = {
 CUSTOM = "Custom range"
 FIRST_DAY = dt.date(2020, 1, 1)
 _SAVED = "filters.url"
+#: URL parameters that are not filters: page widgets bound to the URL, and Streamlit's own.
+OTHER_PARAMETERS = ("grain", "embed", "embed_options")
 
 
 def _url_params() -> dict[str, list[str]]:
-    return {name: st.query_params.get_all(name) for name in st.query_params if name in PARAMETERS}
+    """The URL's parameters except those pages and Streamlit own (which Filters refuses)."""
+    return {
+        name: st.query_params.get_all(name)
+        for name in st.query_params
+        if name not in OTHER_PARAMETERS
+    }
 
 
 def _write_url(params: Mapping[str, Sequence[str]]) -> None:
@@ -101,10 +114,7 @@ def _check_known(filters: Filters) -> None:
     known = set(partners["partner_id"].to_list())
     for partner_id in filters.partner_ids:
         if partner_id not in known:
-            raise FilterError(
-                f"There is no partner with id {partner_id} that you can see (parameter "
-                "'partner'); pick one from the Partners page."
-            )
+            raise UnknownPartner(unknown_partner_message(partner_id))
     managers = data_access.load(account_manager_options, filters)
     if (
         filters.account_manager_id is not None

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import polars as pl
 import streamlit as st
 
-from dashboard import data_access
+from dashboard import data_access, sidebar
 from dashboard.charts import colour_map
 from queries.exports import file_name, to_csv
 from queries.filters import Filters
@@ -18,12 +18,19 @@ _FILTERS = "mar.filters"
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
 
 
-def set_filters(filters: Filters) -> None:
-    st.session_state[_FILTERS] = filters
+def page_filters() -> Filters:
+    """Draw the sidebar and return the filters it resolved; each page calls this first.
+
+    The sidebar is drawn by the page rather than by the entrypoint so it is part of the
+    page's own run (AppTest and page switches then see the same elements as a browser).
+    """
+    resolved = sidebar.current_filters()
+    st.session_state[_FILTERS] = resolved
+    return resolved
 
 
 def filters() -> Filters:
-    """The filters the sidebar resolved for this run."""
+    """The filters `page_filters` resolved in this run."""
     value: Filters = st.session_state[_FILTERS]
     return value
 

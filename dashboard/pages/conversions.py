@@ -17,7 +17,7 @@ from queries.conversions import (
     time_to_convert,
 )
 
-filters = ui.filters()
+filters = ui.page_filters()
 st.title("RRP → TPR conversions")
 st.caption(
     f"Funnel and lists at {filters.as_of}; conversions over time from "

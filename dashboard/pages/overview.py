@@ -9,7 +9,7 @@ from queries.kpis import overview_kpis
 from queries.stock import stock_on_hand
 from queries.throughput import milestones, next_milestone, throughput
 
-filters = ui.filters()
+filters = ui.page_filters()
 config = data_access.settings()
 st.title("Overview")
 st.caption(

@@ -12,7 +12,7 @@ from queries.reporting import report_status
 from queries.stock import allocation_vs_consumption
 from queries.throughput import throughput
 
-filters = ui.filters()
+filters = ui.page_filters()
 st.title("Partner detail")
 if len(filters.partner_ids) != 1:
     options = da.load(partner_options, filters.replace(partner_ids=()))

@@ -9,7 +9,7 @@ from dashboard import data_access as da
 from queries.throughput import installation_breakdown
 from queries.volumes import partner_volume_series, partner_volumes
 
-filters = ui.filters()
+filters = ui.page_filters()
 st.title("Partners")
 st.caption(
     f"Installations and keys allocated from {filters.date_from} to {filters.range_end}; "

@@ -9,7 +9,7 @@ from dashboard import charts, ui
 from dashboard import data_access as da
 from queries.reporting import late_report_trend, report_status, reporting_backlog
 
-filters = ui.filters()
+filters = ui.page_filters()
 st.title("Licence reporting")
 st.caption(
     f"Backlog at {filters.as_of}, most overdue first; reports for periods from "

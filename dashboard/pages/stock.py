@@ -8,7 +8,7 @@ from dashboard import charts, ui
 from dashboard import data_access as da
 from queries.stock import allocation_vs_consumption, stock_on_hand
 
-filters = ui.filters()
+filters = ui.page_filters()
 config = da.settings()
 st.title("Keys & stock")
 st.caption(

@@ -8,7 +8,7 @@ from dashboard import charts, ui
 from dashboard import data_access as da
 from queries.throughput import installation_breakdown, milestones, next_milestone, throughput
 
-filters = ui.filters()
+filters = ui.page_filters()
 config = da.settings()
 st.title("Installation throughput")
 grain = st.segmented_control(

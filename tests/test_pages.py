@@ -1,0 +1,171 @@
+"""Every page, driven with Streamlit's AppTest on a real demo database.
+
+Expected figures are counted with plain SQL in the test, not by the query layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data.db import make_engine
+from data.demo import generate_demo
+from data.errors import DATABASE_UNREACHABLE
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+AS_OF = dt.date(2026, 11, 25)
+PAGES = ("overview", "partners", "partner_detail", "conversions", "stock", "throughput",
+         "reporting")
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small demo database, built once per test process."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+    engine = make_engine(url)
+    generate_demo(engine, installations=20_000, seed=7, as_of=AS_OF,
+                  progress=lambda *_: None)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[AppTest]:
+    """A fresh app on the demo database with a fixed as-of date and empty caches."""
+    monkeypatch.setenv("MAR_DATABASE_URL", demo_url)
+    monkeypatch.setenv("MAR_AS_OF", AS_OF.isoformat())
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield AppTest.from_file(APP, default_timeout=60)
+    st.cache_resource.clear()
+
+
+def _scalar(url: str, sql: str, **params: object) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(sa.text(sql), params).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+def _open(app: AppTest, page: str, **params: str) -> AppTest:
+    for name, value in params.items():
+        app.query_params[name] = value
+    app.run()
+    if page != "overview":
+        app.switch_page(f"pages/{page}.py")
+        app.run()
+    return app
+
+
+def _metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception_or_error(app: AppTest, page: str) -> None:
+    _open(app, page)
+    assert not app.exception
+    assert not app.error
+    assert app.title
+
+
+def test_overview_shows_installations_of_the_last_365_days(app: AppTest, demo_url: str) -> None:
+    expected = _scalar(
+        demo_url,
+        "SELECT count(*) FROM installations WHERE status = 'success' "
+        "AND installed_at >= '2025-11-26' AND installed_at < '2026-11-26'",
+    )
+    _open(app, "overview")
+    assert _metric(app, "Installations") == f"{expected:,}"
+
+
+def test_url_partner_filter_changes_the_overview_figures(app: AppTest, demo_url: str) -> None:
+    expected = _scalar(
+        demo_url,
+        "SELECT count(*) FROM installations WHERE status = 'success' AND partner_id = 3 "
+        "AND installed_at >= '2026-01-01' AND installed_at < '2026-07-01'",
+    )
+    _open(app, "overview", partner="3", **{"from": "2026-01-01", "to": "2026-06-30"})
+    assert _metric(app, "Installations") == f"{expected:,}"
+    assert _metric(app, "Active partners") in {"0", "1"}
+
+
+def test_url_parameters_set_the_sidebar_widgets(app: AppTest) -> None:
+    _open(app, "partners", segment="education", **{"from": "2026-01-01", "to": "2026-06-30"})
+    assert app.date_input(key="w_from").value == dt.date(2026, 1, 1)
+    assert app.date_input(key="w_to").value == dt.date(2026, 6, 30)
+    assert app.multiselect(key="w_segment").value == ["education"]
+
+
+def test_changing_a_sidebar_widget_writes_the_url(app: AppTest) -> None:
+    _open(app, "overview")
+    app.multiselect(key="w_segment").select("nonprofit").run()
+    assert app.query_params["segment"] == "nonprofit"
+
+
+def test_a_preset_sets_the_date_range(app: AppTest) -> None:
+    _open(app, "overview")
+    app.selectbox(key="w_preset").select("Last 30 days").run()
+    assert app.query_params["from"] == "2026-10-27"
+    assert app.query_params["to"] == "2026-11-25"
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"from": "not-a-date"}, "'from'"),
+        ({"partner": "999999"}, "no partner with id 999999"),
+        ({"segment": "retail"}, "'segment'"),
+        ({"product": "NOPE"}, "'product'"),
+        ({"colour": "red"}, "'colour'"),
+    ],
+)
+def test_a_bad_url_parameter_shows_one_clear_sentence(
+    app: AppTest, params: dict[str, str], words: str
+) -> None:
+    _open(app, "overview", **params)
+    assert not app.exception
+    assert len(app.error) == 1
+    assert words in app.error[0].value
+
+
+def test_partner_detail_opens_the_partner_named_in_the_url(app: AppTest, demo_url: str) -> None:
+    engine = make_engine(demo_url)
+    with engine.connect() as connection:
+        name = connection.execute(sa.text("SELECT name FROM partners WHERE id = 5")).scalar_one()
+    engine.dispose()
+    _open(app, "partner_detail", partner="5")
+    assert not app.exception
+    assert any(name in header.value for header in app.header)
+
+
+def test_partner_detail_without_a_partner_offers_a_chooser(app: AppTest) -> None:
+    _open(app, "partner_detail")
+    assert not app.exception
+    assert [box.label for box in app.main.selectbox] == ["Partner"]
+
+
+def test_database_without_tables_shows_what_to_do(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAR_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    _open(app, "overview")
+    assert not app.exception
+    assert "mar-insight demo" in app.error[0].value
+
+
+def test_unreachable_database_shows_one_sentence(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAR_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("MAR_CONNECT_TIMEOUT_SECONDS", "1")
+    _open(app, "overview")
+    assert not app.exception
+    assert [e.value for e in app.error] == [DATABASE_UNREACHABLE]
