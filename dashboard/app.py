@@ -1,49 +1,81 @@
-"""The Streamlit entrypoint: it only routes.  Filters are resolved once, then the page runs.
+"""The Streamlit entrypoint: it only routes.  It decides who is looking, then runs the page.
 
 Every failure the viewer can do something about ends in one sentence here, never a traceback.
+`st.navigation` is called on every run, also for sign-in and error screens, so Streamlit never
+falls back to serving the files in `pages/` on their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from dashboard import data_access
+from dashboard import auth, data_access, ui
 from data.errors import DATABASE_UNREACHABLE, UserError
+from queries.access import Viewer
 
-PAGES = Path(__file__).resolve().parent / "pages"
+HERE = Path(__file__).resolve().parent
 NO_SCHEMA = (
     "The database has no MAR Insight tables yet; run 'mar-insight demo' (or 'make run', which "
     "creates the demo database) or 'mar-insight import DIR', then reload."
 )
 
 
-def _pages() -> list[st.Page]:
-    def page(name: str, title: str, icon: str, **kwargs: bool) -> st.Page:
-        return st.Page(PAGES / f"{name}.py", title=title, icon=icon, url_path=name, **kwargs)
+def _page(name: str, title: str, icon: str, *, default: bool = False) -> st.Page:
+    return st.Page(
+        HERE / "pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=default
+    )
 
-    return [
-        page("overview", "Overview", ":material/dashboard:", default=True),
-        page("partners", "Partners", ":material/groups:"),
-        page("partner_detail", "Partner detail", ":material/person_search:"),
-        page("conversions", "Conversions", ":material/conversion_path:"),
-        page("stock", "Keys & stock", ":material/key:"),
-        page("throughput", "Throughput", ":material/speed:"),
-        page("reporting", "Reporting", ":material/assignment_late:"),
+
+def _pages(viewer: Viewer) -> list[st.Page]:
+    pages = [
+        _page("overview", "Overview", ":material/dashboard:", default=True),
+        _page("partners", "Partners", ":material/groups:"),
+        _page("partner_detail", "Partner detail", ":material/person_search:"),
+        _page("conversions", "Conversions", ":material/conversion_path:"),
+        _page("stock", "Keys & stock", ":material/key:"),
+        _page("throughput", "Throughput", ":material/speed:"),
+        _page("reporting", "Reporting", ":material/assignment_late:"),
     ]
+    if viewer.sees_audit_log:
+        pages.append(_page("audit", "Audit log", ":material/policy:"))
+    return pages
+
+
+def _screen(draw: Callable[[], None]) -> st.Page:
+    """A single hidden page for sign-in and error screens."""
+    return st.navigation([st.Page(draw, title="MAR Insight")], position="hidden")
+
+
+def _route() -> st.Page:
+    if not data_access.schema_exists():
+        return _screen(lambda: st.error(NO_SCHEMA))
+    viewer = auth.current_viewer()
+    if viewer is None:
+        return _screen(lambda: None)
+    ui.set_viewer(viewer)
+    return st.navigation(_pages(viewer))
+
+
+def _problem(message: str) -> None:
+    st.error(message)
 
 
 def main() -> None:
     st.set_page_config(page_title="MAR Insight", page_icon=":material/analytics:", layout="wide")
-    navigation = st.navigation(_pages())
-    st.logo(str(Path(__file__).resolve().parent / "logo.svg"), size="large")
+    st.logo(str(HERE / "logo.svg"), size="large")
     try:
-        if not data_access.schema_exists():
-            st.error(NO_SCHEMA)
-            return
-        navigation.run()
+        page = _route()
+    except OperationalError:
+        page = _screen(lambda: _problem(DATABASE_UNREACHABLE))
+    except UserError as exc:
+        message = str(exc)
+        page = _screen(lambda: _problem(message))
+    try:
+        page.run()
     except OperationalError:
         st.error(DATABASE_UNREACHABLE, icon=":material/cloud_off:")
     except UserError as exc:

@@ -5,6 +5,7 @@ a browser (DESIGN §6).  Every failure the user can fix ends in one sentence, ne
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import subprocess
 import sys
@@ -14,12 +15,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from data.audit import record_export
 from data.csv_import import import_directory
 from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE, UserError
 from data.schema import has_schema
 from data.settings import Settings, SettingsError, load_settings
+from queries.access import viewer_for_email
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
 from queries.filters import Filters
 from queries.partners import ensure_partners_visible
@@ -60,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--segment", action="append", default=[], help="segment; repeatable")
     export.add_argument("--grain", choices=GRAINS, default="day", help="throughput periods")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.add_argument(
+        "--as-user",
+        metavar="EMAIL",
+        help="export with the scope of this user of the users table (default: everything)",
+    )
 
     serve = command("serve", "start the dashboard (creates the SQLite demo database if missing)")
     serve.add_argument("--port", type=int, default=8501, help="default 8501")
@@ -112,14 +120,29 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         milestones=settings.milestones,
         cover_warning_days=settings.cover_warning_days,
     )
-    with engine.connect() as connection:
+    with engine.begin() as connection:
         if not has_schema(connection):
             raise UserError(
                 "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
                 "'mar-insight import DIR' first."
             )
+        who = f"cli:{getpass.getuser()}"
+        if args.as_user:
+            viewer = viewer_for_email(connection, args.as_user)
+            if viewer is None:
+                raise UserError(f"There is no user {args.as_user!r} in the users table.")
+            filters = viewer.restrict(filters)
+            who = f"{who} as {viewer.email}"
         ensure_partners_visible(connection, filters)
-        body = to_csv(build_report(connection, args.report, filters, options))
+        frame = build_report(connection, args.report, filters, options)
+        record_export(
+            connection,
+            who=who,
+            report=args.report,
+            filters=filters.to_params(),
+            row_count=frame.height,
+        )
+        body = to_csv(frame)
     if args.out:
         args.out.write_bytes(body)
     else:

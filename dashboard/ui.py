@@ -10,21 +10,35 @@ import streamlit as st
 
 from dashboard import data_access, sidebar
 from dashboard.charts import colour_map
+from data.audit import record_export
+from queries.access import Viewer
 from queries.exports import file_name, to_csv
 from queries.filters import Filters
 from queries.partners import product_options
 
 _FILTERS = "mar.filters"
+_VIEWER = "mar.viewer"
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
 
 
+def set_viewer(viewer: Viewer) -> None:
+    st.session_state[_VIEWER] = viewer
+
+
+def viewer() -> Viewer:
+    """The viewer the entrypoint resolved for this run."""
+    value: Viewer = st.session_state[_VIEWER]
+    return value
+
+
 def page_filters() -> Filters:
-    """Draw the sidebar and return the filters it resolved; each page calls this first.
+    """Draw the sidebar and return the filters it resolved, bound to the viewer's scope;
+    each page calls this first.
 
     The sidebar is drawn by the page rather than by the entrypoint so it is part of the
     page's own run (AppTest and page switches then see the same elements as a browser).
     """
-    resolved = sidebar.current_filters()
+    resolved = sidebar.current_filters(viewer().scope_account_manager_id)
     st.session_state[_FILTERS] = resolved
     return resolved
 
@@ -105,8 +119,14 @@ def download(frame: pl.DataFrame, report: str) -> None:
         mime="text/csv",
         key=f"download-{report}",
         icon=":material/download:",
-        on_click="ignore",
+        on_click=_record_download,
+        args=(report, filters().to_params(), frame.height),
     )
+
+
+def _record_download(report: str, params: dict[str, list[str]], rows: int) -> None:
+    with data_access.engine().begin() as connection:
+        record_export(connection, who=viewer().email, report=report, filters=params, row_count=rows)
 
 
 def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:

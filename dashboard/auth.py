@@ -1,0 +1,100 @@
+"""Sign-in and personas: who is looking, decided once per run before any page draws.
+
+With an `[auth]` section in `.streamlit/secrets.toml` the app requires OIDC sign-in
+(`st.login`) and maps `st.user.email` to the `users` table.  Without it the app runs in an
+explicit demo mode with a persona picker; that mode depends only on the absence of `[auth]`,
+so configuring a provider can never leave demo mode on by accident.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from dashboard import data_access
+from data.errors import UserError
+from queries.access import Viewer, demo_personas, viewer_for_email
+
+_PERSONA = "w_persona"
+REQUIRE_AUTH_WITHOUT_PROVIDER = (
+    "MAR_REQUIRE_AUTH is true but .streamlit/secrets.toml has no [auth] section; configure "
+    "your OIDC provider as the README describes, or unset MAR_REQUIRE_AUTH for a demo."
+)
+
+
+class AccessRefused(UserError):
+    """The app must not show data: auth is required but not configured."""
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except StreamlitSecretNotFoundError:
+        return False
+
+
+def current_viewer() -> Viewer | None:
+    """The viewer of this run, or None after drawing a sign-in or no-access screen."""
+    if auth_configured():
+        return _signed_in_viewer()
+    if data_access.settings().require_auth:
+        raise AccessRefused(REQUIRE_AUTH_WITHOUT_PROVIDER)
+    return _demo_viewer()
+
+
+def _signed_in_viewer() -> Viewer | None:
+    if not st.user.is_logged_in:
+        st.title("MAR Insight")
+        st.write("Sign in with your company account to see the dashboard.")
+        st.button("Sign in", on_click=st.login, type="primary", icon=":material/login:")
+        return None
+    email = str(st.user.get("email") or "")
+    with data_access.engine().connect() as connection:
+        viewer = viewer_for_email(connection, email) if email else None
+    if viewer is None:
+        st.title("No access")
+        st.write(
+            f"You are signed in as {email or 'an account without an e-mail address'}, which "
+            "has no access to MAR Insight. Ask an administrator to add you."
+        )
+        st.button("Sign out", on_click=st.logout)
+        return None
+    st.sidebar.caption(f"Signed in as {viewer.email} ({viewer.role.replace('_', ' ')})")
+    st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
+    return viewer
+
+
+def _demo_viewer() -> Viewer:
+    personas = data_access.lookup(demo_personas)
+    viewers = [
+        Viewer(
+            email=row["email"],
+            role=row["role"],
+            account_manager_id=row["account_manager_id"],
+            name=row["name"],
+        )
+        for row in personas.iter_rows(named=True)
+    ] or [Viewer(email="demo@localhost", role="management", name="Management")]
+    labels = {v.email: _persona_label(v) for v in viewers}
+    st.session_state.setdefault(_PERSONA, viewers[0].email)
+    if st.session_state[_PERSONA] not in labels:
+        st.session_state[_PERSONA] = viewers[0].email
+    st.sidebar.selectbox(
+        "Demo persona",
+        list(labels),
+        key=_PERSONA,
+        format_func=labels.__getitem__,
+        help="Demo mode: try the dashboard as management or as one account manager.",
+    )
+    st.info(
+        "Demo mode: no sign-in is configured, so anyone can pick a persona in the sidebar. "
+        "Configure an OIDC provider to require sign-in.",
+        icon=":material/science:",
+    )
+    return next(v for v in viewers if v.email == st.session_state[_PERSONA])
+
+
+def _persona_label(viewer: Viewer) -> str:
+    if viewer.role == "account_manager":
+        return f"Account manager: {viewer.name}"
+    return "Management (all partners)"
