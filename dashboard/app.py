@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from dashboard import auth, data_access, ui
-from data.errors import DATABASE_UNREACHABLE, UserError
+from data.errors import UserError, describe_database_error
 from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -69,15 +69,16 @@ def main() -> None:
     st.logo(str(HERE / "logo.svg"), size="large")
     try:
         page = _route()
-    except OperationalError:
-        page = _screen(lambda: _problem(DATABASE_UNREACHABLE))
+    except OperationalError as exc:
+        message = describe_database_error(exc)
+        page = _screen(lambda: _problem(message))
     except UserError as exc:
         message = str(exc)
         page = _screen(lambda: _problem(message))
     try:
         page.run()
-    except OperationalError:
-        st.error(DATABASE_UNREACHABLE, icon=":material/cloud_off:")
+    except OperationalError as exc:
+        st.error(describe_database_error(exc), icon=":material/cloud_off:")
     except UserError as exc:
         st.error(str(exc))
 

@@ -19,7 +19,7 @@ from data.audit import record_export
 from data.csv_import import import_directory
 from data.db import make_engine
 from data.demo import generate_demo
-from data.errors import DATABASE_UNREACHABLE, UserError
+from data.errors import UserError, describe_database_error
 from data.schema import has_schema
 from data.settings import Settings, SettingsError, load_settings
 from queries.access import viewer_for_email
@@ -98,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, SettingsError) as exc:
         print(f"mar-insight: {exc}", file=sys.stderr)
         return 2
-    except OperationalError:
-        print(f"mar-insight: {DATABASE_UNREACHABLE}", file=sys.stderr)
+    except OperationalError as exc:
+        print(f"mar-insight: {describe_database_error(exc)}", file=sys.stderr)
         return 2
     return 0
 
