@@ -80,11 +80,12 @@ def stock_on_hand(
     cover = pl.when(pl.col("consumed_28d") > 0).then(pl.col("stock_on_hand") / rate)
     return (
         frame.with_columns(stock_on_hand=pl.col("mar_stock") + pl.col("partner_stock"))
-        .with_columns(consumption_per_day=rate.round(2), days_of_cover=cover.round(1))
         .with_columns(
-            stockout_date=pl.lit(day)
-            + pl.duration(days=pl.col("days_of_cover").floor().cast(pl.Int64)),
-            low_cover=pl.col("days_of_cover").fill_null(float("inf")) < cover_warning_days,
+            consumption_per_day=rate.round(2),
+            days_of_cover=cover.round(1),
+            # From the exact cover: rounding for display must not move the date or the flag.
+            stockout_date=pl.lit(day) + pl.duration(days=cover.floor().cast(pl.Int64)),
+            low_cover=cover.fill_null(float("inf")) < cover_warning_days,
         )
         .select(
             "product_code",

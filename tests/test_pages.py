@@ -20,8 +20,15 @@ from data.errors import DATABASE_UNREACHABLE
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 AS_OF = dt.date(2026, 11, 25)
-PAGES = ("overview", "partners", "partner_detail", "conversions", "stock", "throughput",
-         "reporting")
+PAGES = (
+    "overview",
+    "partners",
+    "partner_detail",
+    "conversions",
+    "stock",
+    "throughput",
+    "reporting",
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +36,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small demo database, built once per test process."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
     engine = make_engine(url)
-    generate_demo(engine, installations=20_000, seed=7, as_of=AS_OF,
-                  progress=lambda *_: None)
+    generate_demo(engine, installations=20_000, seed=7, as_of=AS_OF, progress=lambda *_: None)
     engine.dispose()
     return url
 
