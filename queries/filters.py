@@ -76,8 +76,9 @@ class Filters:
             )
         as_of = _one_date(params, "as_of") or as_of
         base = cls.default(as_of)
-        date_from = _one_date(params, "from") or base.date_from
         date_to = _one_date(params, "to") or base.date_to
+        default_from = date_to - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        date_from = _one_date(params, "from") or default_from
         if date_from > date_to:
             raise FilterError(
                 f"The range starts ({date_from}) after it ends ({date_to}); swap 'from' and 'to'."
@@ -135,7 +136,19 @@ def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:
 
 
 def _texts(params: Mapping[str, str | Sequence[str]], name: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_values(params, name)))
+    values = _values(params, name)
+    for value in values:
+        if not _bindable(value):
+            raise FilterError(
+                f"The parameter '{name}' has a value with a NUL or an invalid character; remove it."
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def _bindable(value: str) -> bool:
+    """Whether both databases can take the text as a parameter: PostgreSQL refuses NUL, and
+    lone surrogates (from undecodable command-line bytes) are not UTF-8."""
+    return "\x00" not in value and not any("\ud800" <= c <= "\udfff" for c in value)
 
 
 def _integers(params: Mapping[str, str | Sequence[str]], name: str) -> tuple[int, ...]:

@@ -20,6 +20,13 @@ class UnknownPartner(UserError):
     """A partner id that does not exist or that the viewer may not see."""
 
 
+def unknown_partner_message(partner_id: int) -> str:
+    return (
+        f"There is no partner with id {partner_id} that you can see; pick one from the "
+        "Partners page."
+    )
+
+
 def _scope_only(filters: Filters) -> Filters:
     """The filters that limit who may be seen, without the viewer's current choices."""
     return filters.replace(account_manager_id=None, partner_ids=(), regions=(), countries=())
@@ -121,10 +128,7 @@ def partner_profile(connection: sa.Connection, filters: Filters, partner_id: int
         },
     )
     if frame.is_empty():
-        raise UnknownPartner(
-            f"There is no partner with id {partner_id} that you can see; pick one from the "
-            "Partners page."
-        )
+        raise UnknownPartner(unknown_partner_message(partner_id))
     horizon = end_of(filters.as_of)
     happened = [name for name, dtype in frame.schema.items() if dtype == timestamp]
     return frame.with_columns(
@@ -132,3 +136,14 @@ def partner_profile(connection: sa.Connection, filters: Filters, partner_id: int
     ).with_columns(
         pl.when(pl.col("lost_at").is_not_null()).then(pl.col("lost_reason")).alias("lost_reason")
     )
+
+
+def ensure_partners_visible(connection: sa.Connection, filters: Filters) -> None:
+    """Refuse partner ids that do not exist or lie outside the viewer's scope, with the same
+    sentence for both, so the scope cannot be probed."""
+    if not filters.partner_ids:
+        return
+    visible = set(partner_options(connection, filters)["partner_id"].to_list())
+    for partner_id in filters.partner_ids:
+        if partner_id not in visible:
+            raise UnknownPartner(unknown_partner_message(partner_id))

@@ -15,14 +15,14 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import installations, partners, products
+from data.schema import installations, products
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import installation_conditions
 from queries.sql import Grain, count_where, end_of, period_start, start_of, within
 
 TRAILING_DAYS = 28
-Breakdown = Literal["product", "segment", "site", "partner"]
+Breakdown = Literal["product", "segment", "site"]
 
 _SUCCESS = installations.c.status == "success"
 _FAILED = installations.c.status == "failed"
@@ -149,8 +149,6 @@ def next_milestone(
 def _breakdown_column(by: Breakdown) -> tuple[ColumnElement[str], list[sa.Table]]:
     if by == "product":
         return products.c.code, [products]
-    if by == "partner":
-        return partners.c.name, [partners]
     column = installations.c.segment if by == "segment" else installations.c.site
     return sa.func.coalesce(column, "(unknown)"), []
 
@@ -158,7 +156,8 @@ def _breakdown_column(by: Breakdown) -> tuple[ColumnElement[str], list[sa.Table]
 def installation_breakdown(
     connection: sa.Connection, filters: Filters, by: Breakdown
 ) -> pl.DataFrame:
-    """Installations and failures in the range per product, segment, site or partner."""
+    """Installations and failures in the range per product, segment or site (partners have
+    their own metric, `partner_volumes`)."""
     column, joins = _breakdown_column(by)
     label = column.label(by)
     source: sa.FromClause = installations
