@@ -1,0 +1,566 @@
+"""`mar-insight import DIR`: load `<table>.csv` files, all of them or nothing (DESIGN §6).
+
+What an import does, so that operators can re-run one safely:
+
+- Only the files present are loaded, parents before children.  Each file is named after a
+  table of DESIGN §3 and its header holds exactly that table's columns, in any order.  An
+  empty cell is NULL.  A UTF-8 byte order mark is accepted.
+- Every row of every file is checked before anything is written: types, required values,
+  allowed values, references (to rows in the files or already in the database), uniqueness
+  within the file and the key-state rules.  Up to 20 problems are reported together, each
+  naming file, line (the header is line 1), column and value.
+- Rows are matched to the database by primary key (users: email, conversions: partner_id,
+  every other table: id).  A key not yet stored is inserted; a stored row whose values all
+  equal the file's is left alone (unchanged); any other stored row is overwritten with the
+  file's values (updated).  Rows that are only in the database are kept: an import never
+  deletes, so importing the same files twice changes nothing.
+- Everything, including creating the schema in an empty database, happens in one
+  transaction: after any error the database is as it was before.
+
+Each file is read twice, once to check it and once to write it, so that memory holds the
+rows of one file at a time however large the whole import is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import decimal
+import itertools
+import re
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from data.bulk import bulk_insert
+from data.csv_tables import csv_file_name
+from data.errors import UserError
+from data.schema import (
+    DATA_TABLES,
+    FAMILIES,
+    INSTALL_STATUSES,
+    KEY_STATES,
+    LICENCE_TYPES,
+    ROLES,
+    SEGMENTS,
+    SIZE_CLASSES,
+    has_schema,
+    metadata,
+)
+
+#: More problems than this are rarely different ones: the import stops looking.
+MAX_PROBLEMS = 20
+#: Keys per `IN (...)` lookup: well under SQLite's 32,766 bound parameters.
+_CHUNK = 5_000
+_INT_RANGE = range(-(2**31), 2**31)  # PostgreSQL `integer`
+
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
+_DATE = re.compile(r"\d\d\d\d-\d\d-\d\d", re.ASCII)
+_TIMESTAMP = re.compile(
+    r"\d\d\d\d-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?", re.ASCII
+)
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """What the import did to one table."""
+
+    table: str
+    inserted: int
+    updated: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.table}: {self.inserted} inserted, {self.updated} updated,"
+            f" {self.unchanged} unchanged"
+        )
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What the import did, per loaded table in load order; printed by the CLI."""
+
+    tables: tuple[TableCounts, ...]
+    schema_created: bool
+
+    def __getitem__(self, table: str) -> TableCounts:
+        for counts in self.tables:
+            if counts.table == table:
+                return counts
+        raise KeyError(table)
+
+    def __str__(self) -> str:
+        lines = ["Created the database schema."] if self.schema_created else []
+        return "\n".join([*lines, *map(str, self.tables)])
+
+
+def import_directory(engine: sa.Engine, directory: Path) -> ImportSummary:
+    """Load every `<table>.csv` in `directory` in one transaction, or raise `UserError`."""
+    sources = _find_files(directory)
+    problems = _Problems()
+    try:
+        headers = [_read_header(table, path, problems) for table, path in sources]
+        problems.raise_if_any()
+        files = [source for source in headers if source is not None]  # all, after the raise
+        with engine.begin() as connection:
+            schema_existed = has_schema(connection)
+            _check(connection if schema_existed else None, files, problems)
+            problems.raise_if_any()
+            metadata.create_all(connection, checkfirst=True)
+            counts = tuple(_write(connection, source, problems) for source in files)
+    except _StopReading:
+        raise problems.error() from None
+    return ImportSummary(counts, schema_created=not schema_existed)
+
+
+class _StopReading(Exception):
+    """Raised when `MAX_PROBLEMS` are collected, or after a problem that ends the reading."""
+
+
+class _Problems:
+    """The problems found so far; their messages become one `UserError`."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.messages.append(message)
+        if len(self.messages) >= MAX_PROBLEMS:
+            raise _StopReading
+
+    def stop(self, message: str) -> _StopReading:
+        """Record a problem after which a file cannot be read on (bad bytes, broken CSV)."""
+        self.messages.append(message)
+        return _StopReading()
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise self.error()
+
+    def error(self) -> UserError:
+        if len(self.messages) == 1:
+            return UserError(self.messages[0])
+        if len(self.messages) >= MAX_PROBLEMS:
+            intro = f"The first {len(self.messages)} problems found (there may be more)"
+        else:
+            intro = f"{len(self.messages)} problems found"
+        listing = "\n".join(f"  - {message}" for message in self.messages)
+        return UserError(f"{intro}; nothing was imported:\n{listing}")
+
+
+def _find_files(directory: Path) -> list[tuple[sa.Table, Path]]:
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise UserError(f"The import directory {directory} {what}.")
+    names = {path.name for path in directory.iterdir() if path.suffix.lower() == ".csv"}
+    if not names:
+        raise UserError(f"The import directory {directory} holds no .csv files.")
+    expected = {csv_file_name(table): table for table in DATA_TABLES}
+    if unknown := sorted(names - expected.keys()):
+        raise UserError(
+            f"{', '.join(unknown)} in {directory} {'is' if len(unknown) == 1 else 'are'} not"
+            f" named after a table; the files can be {', '.join(expected)}."
+        )
+    return [(table, directory / name) for name, table in expected.items() if name in names]
+
+
+class _Row(NamedTuple):
+    line: int
+    cells: list[str]  # as written in the file, in the file's column order
+    values: tuple[Any, ...]  # converted; None where the cell is empty or wrong
+    complete: bool  # every cell converted
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One CSV file whose header matches its table."""
+
+    table: sa.Table
+    path: Path
+    positions: tuple[int, ...]  # where each of the table's columns sits in the file's rows
+
+    def where(self, line: int, column: str) -> str:
+        return f"{self.path.name} line {line}, column {column}"
+
+    def rows(self, problems: _Problems) -> Iterator[_Row]:
+        """Yield every data row, recording in `problems` each cell that does not convert."""
+        plan = [
+            (spec.convert, position)
+            for spec, position in zip(_COLUMNS[self.table.name], self.positions, strict=True)
+        ]
+        records = _records(self.path, problems)
+        next(records, None)  # the header, checked by `_read_header`
+        for line, cells in records:
+            if len(cells) != len(self.positions):
+                problems.add(
+                    f"{self.path.name} line {line} has {len(cells)} cells but the header"
+                    f" has {len(self.positions)}."
+                )
+                continue
+            try:  # one `try` per row, not per cell: this loop runs for every row of every file
+                values, complete = tuple([convert(cells[at]) for convert, at in plan]), True
+            except _Invalid:
+                values, complete = self._convert_reporting(line, cells, problems), False
+            yield _Row(line, cells, values, complete)
+
+    def _convert_reporting(
+        self, line: int, cells: list[str], problems: _Problems
+    ) -> tuple[Any, ...]:
+        """Convert a row that has a bad cell, recording each; bad cells become None."""
+        values = []
+        for spec, position in zip(_COLUMNS[self.table.name], self.positions, strict=True):
+            try:
+                values.append(spec.convert(cells[position]))
+            except _Invalid as invalid:
+                problems.add(f"{self.where(line, spec.name)}: {invalid}.")
+                values.append(None)
+        return tuple(values)
+
+    def cell(self, row: _Row, index: int) -> str:
+        """The text of the table's `index`-th column in `row`, as written in the file."""
+        return row.cells[self.positions[index]]
+
+
+def _records(path: Path, problems: _Problems) -> Generator[tuple[int, list[str]], None, None]:
+    """Yield (line where the record starts, cells) for each non-blank CSV record."""
+    with path.open("rb") as handle:
+        reader = csv.reader(_text_lines(handle, path.name, problems), strict=True)
+        start = 1
+        try:
+            for cells in reader:
+                if cells:
+                    yield start, cells
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise problems.stop(
+                f"{path.name} line {reader.line_num} is not valid CSV: {exc}."
+            ) from None
+
+
+def _text_lines(lines: Iterable[bytes], name: str, problems: _Problems) -> Iterator[str]:
+    for number, raw in enumerate(lines, start=1):
+        try:
+            yield raw.removeprefix(codecs.BOM_UTF8 if number == 1 else b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise problems.stop(
+                f"{name} line {number} is not UTF-8 text; save it as UTF-8."
+            ) from None
+
+
+def _read_header(table: sa.Table, path: Path, problems: _Problems) -> _Source | None:
+    records = _records(path, problems)
+    header = next(records, None)
+    records.close()
+    if header is None:
+        problems.add(f"{path.name} is empty; it needs at least the header line.")
+        return None
+    names = header[1]
+    columns = [column.name for column in table.columns]
+    where = f"{path.name} line 1"
+    found = len(problems.messages)
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.add(f"{where}, column {name}: it appears more than once.")
+    for name in [name for name in names if name not in columns]:
+        problems.add(
+            f"{where}, column {name!r}: {table.name} has no such column"
+            f" (its columns are {', '.join(columns)})."
+        )
+    for name in [name for name in columns if name not in names]:
+        problems.add(f"{where}, column {name}: the column is missing.")
+    if len(problems.messages) > found:
+        return None
+    return _Source(table, path, tuple(names.index(name) for name in columns))
+
+
+# --- Cells ---------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A cell's text is wrong; the message is the sentence after `<file> line L, column C: `."""
+
+
+def _integer(text: str) -> int:
+    if not ((text.isdigit() and text.isascii()) or _INTEGER.fullmatch(text)):  # fast path first
+        raise _Invalid(f"{text!r} is not a whole number")
+    value = int(text)
+    if value not in _INT_RANGE:
+        raise _Invalid(f"{text!r} is too large for a whole-number column")
+    return value
+
+
+def _decimal(precision: int | None, scale: int | None, text: str) -> decimal.Decimal:
+    if not _DECIMAL.fullmatch(text):
+        raise _Invalid(f"{text!r} is not a number like 12.50")
+    value = decimal.Decimal(text)
+    if scale is not None and value != round(value, scale):
+        raise _Invalid(f"{text!r} has more than {scale} decimal places")
+    if precision is not None and abs(value) >= 10 ** (precision - (scale or 0)):
+        raise _Invalid(f"{text!r} has more than {precision - (scale or 0)} digits before the point")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        if _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise _Invalid(f"{text!r} is not a date like 2021-06-30")
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """Timestamps are stored as naive UTC, so an offset is applied rather than kept."""
+    try:
+        if _TIMESTAMP.fullmatch(text):
+            value = dt.datetime.fromisoformat(text)
+            if value.tzinfo is None:
+                return value
+            return value.astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError:
+        pass
+    raise _Invalid(f"{text!r} is not a timestamp like 2021-06-30T14:05:00")
+
+
+def _string(length: int | None, text: str) -> str:
+    if length is not None and len(text) > length:
+        raise _Invalid(f"{text!r} is longer than {length} characters")
+    return text
+
+
+def _parser(column: sa.Column[Any]) -> Callable[[str], Any]:
+    kind = column.type
+    if isinstance(kind, sa.Integer):
+        return _integer
+    if isinstance(kind, sa.Numeric):
+        return partial(_decimal, kind.precision, kind.scale)
+    if isinstance(kind, sa.DateTime):
+        return _timestamp
+    if isinstance(kind, sa.Date):
+        return _date
+    if isinstance(kind, sa.String):
+        return partial(_string, kind.length)
+    raise TypeError(f"the CSV import cannot read column {column} of type {kind}")
+
+
+def _one_of(allowed: Sequence[str]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"is not one of {', '.join(allowed)}"
+
+    return check
+
+
+def _country(value: Any) -> str | None:
+    return None if _COUNTRY.fullmatch(value) else "is not a country code of two capitals like DE"
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "is not greater than 0"
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "is negative"
+
+
+def _first_of_month(value: Any) -> str | None:
+    return None if value.day == 1 else "is not the first day of a month"
+
+
+#: Rules beyond the column type: the CHECK constraints of `data.schema`, with a readable reason.
+_VALUE_RULES: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("partners", "country"): _country,
+    ("partners", "size_class"): _one_of(SIZE_CLASSES),
+    ("products", "family"): _one_of(FAMILIES),
+    ("products", "licence_type"): _one_of(LICENCE_TYPES),
+    ("key_orders", "quantity"): _positive,
+    ("keys", "state"): _one_of(KEY_STATES),
+    ("installations", "segment"): _one_of(SEGMENTS),
+    ("installations", "status"): _one_of(INSTALL_STATUSES),
+    ("licence_reports", "period"): _first_of_month,
+    ("licence_reports", "reported_installations"): _not_negative,
+    ("users", "role"): _one_of(ROLES),
+}
+
+
+@dataclass(frozen=True)
+class _ColumnSpec:
+    name: str
+    required: bool
+    parse: Callable[[str], Any]
+    rule: Callable[[Any], str | None] | None
+
+    def convert(self, text: str) -> Any:
+        if text == "":
+            if self.required:
+                raise _Invalid("a value is required")
+            return None
+        value = self.parse(text)
+        if self.rule is not None and (reason := self.rule(value)):
+            raise _Invalid(f"{text!r} {reason}")
+        return value
+
+
+_COLUMNS: dict[str, tuple[_ColumnSpec, ...]] = {
+    table.name: tuple(
+        _ColumnSpec(
+            column.name,
+            not column.nullable,
+            _parser(column),
+            _VALUE_RULES.get((table.name, column.name)),
+        )
+        for column in table.columns
+    )
+    for table in DATA_TABLES
+}
+
+
+# --- Rows ----------------------------------------------------------------------------------
+
+_KEY_STAGES = ("fulfilled_at", "allocated_at", "consumed_at", "reported_at")
+
+
+def _key_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    """DESIGN §3: states move forward only, and `state` names the furthest stage reached."""
+    for earlier, later in itertools.pairwise(_KEY_STAGES):
+        if row[later] is not None:
+            if row[earlier] is None:
+                return later, f"is set but {earlier} is empty"
+            if row[later] < row[earlier]:
+                return later, f"is before {earlier}"
+    if row["returned_at"] is not None:
+        if row["consumed_at"] is not None:
+            return "returned_at", "is set but a consumed key cannot be returned"
+        earlier = "allocated_at" if row["allocated_at"] is not None else "fulfilled_at"
+        if row["returned_at"] < row[earlier]:
+            return "returned_at", f"is before {earlier}"
+        expected = "returned"
+    else:
+        expected = next(s for s in reversed(_KEY_STAGES) if row[s] is not None).removesuffix("_at")
+    if row["state"] != expected:
+        return "state", f"does not match the timestamps, which say {expected!r}"
+    return None
+
+
+def _user_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["role"] == "account_manager" and row["account_manager_id"] is None:
+        return "role", "needs an account_manager_id"
+    return None
+
+
+#: Rules that span columns: (column to blame, reason) for a row that breaks them.
+_ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
+    "keys": _key_rule,
+    "users": _user_rule,
+}
+
+
+# --- Checking and writing ------------------------------------------------------------------
+
+
+def _check(connection: sa.Connection | None, files: list[_Source], problems: _Problems) -> None:
+    """Check everything that spans rows; `connection` is None when the database is empty."""
+    file_keys: dict[str, dict[tuple[Any, ...], int]] = {}
+    for source in files:
+        table = source.table
+        names = [column.name for column in table.columns]
+        row_rule = _ROW_RULES.get(table.name)
+        unique_groups = [
+            [names.index(column.name) for column in constraint.columns]
+            for constraint in [table.primary_key, *_unique_constraints(table)]
+        ]
+        first_lines: list[dict[tuple[Any, ...], int]] = [{} for _ in unique_groups]
+        references = [
+            (names.index(column.name), fk.column)
+            for column in table.columns
+            for fk in column.foreign_keys
+        ]
+        unresolved: list[dict[Any, int]] = [{} for _ in references]
+        for row in source.rows(problems):
+            for group, seen in zip(unique_groups, first_lines, strict=True):
+                key = tuple(row.values[index] for index in group)
+                if None not in key and (first := seen.setdefault(key, row.line)) != row.line:
+                    columns = ", ".join(names[index] for index in group)
+                    cells = ", ".join(repr(source.cell(row, index)) for index in group)
+                    problems.add(
+                        f"{source.where(row.line, columns)}: {cells} is already on line {first}."
+                    )
+            for (index, target), pending in zip(references, unresolved, strict=True):
+                value = row.values[index]
+                if value is not None and (value,) not in file_keys.get(target.table.name, {}):
+                    pending.setdefault(value, row.line)
+            if (
+                row_rule
+                and row.complete
+                and (broken := row_rule(dict(zip(names, row.values, strict=True))))
+            ):
+                column, reason = broken
+                cell = source.cell(row, names.index(column))
+                problems.add(f"{source.where(row.line, column)}: {cell!r} {reason}.")
+        file_keys[table.name] = first_lines[0]
+        for (index, target), pending in zip(references, unresolved, strict=True):
+            missing = _missing(connection, target, pending)
+            for value in sorted(missing, key=pending.__getitem__):
+                problems.add(
+                    f"{source.where(pending[value], names[index])}: {str(value)!r} is not"
+                    f" the {target.name} of a row in {target.table.name}.csv or the database."
+                )
+
+
+def _unique_constraints(table: sa.Table) -> list[sa.UniqueConstraint]:
+    return [c for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+
+
+def _missing(
+    connection: sa.Connection | None, column: sa.Column[Any], values: Iterable[Any]
+) -> set[Any]:
+    """The values that no row of `column`'s table holds in the database."""
+    wanted = set(values)
+    if connection is not None:
+        for chunk in _chunks(list(wanted)):
+            wanted.difference_update(connection.scalars(sa.select(column).where(column.in_(chunk))))
+    return wanted
+
+
+def _write(connection: sa.Connection, source: _Source, problems: _Problems) -> TableCounts:
+    """Upsert one checked file by primary key; a refusal by the database becomes a UserError."""
+    rows = [row.values for row in source.rows(problems)]
+    problems.raise_if_any()  # the file changed since it was checked
+    table = source.table
+    (key,) = table.primary_key.columns
+    at = list(table.columns).index(key)
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[dict[str, Any]] = []
+    unchanged = 0
+    database_errors = (sa.exc.DBAPIError, connection.dialect.loaded_dbapi.Error)
+    try:
+        for chunk in _chunks(rows):
+            query = sa.select(table).where(key.in_([row[at] for row in chunk]))
+            stored = {found[at]: tuple(found) for found in connection.execute(query)}
+            for row in chunk:
+                if row[at] not in stored:
+                    inserts.append(row)
+                elif stored[row[at]] == row:
+                    unchanged += 1
+                else:
+                    updates.append(
+                        {"_key": row[at], **dict(zip(table.columns.keys(), row, strict=True))}
+                    )
+        bulk_insert(connection, table, table.columns.keys(), inserts)
+        if updates:
+            connection.execute(table.update().where(key == sa.bindparam("_key")), updates)
+    except database_errors as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise UserError(f"The database refused {source.path.name}: {reason}.") from exc
+    return TableCounts(table.name, len(inserts), len(updates), unchanged)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
