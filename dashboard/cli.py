@@ -20,6 +20,7 @@ from data.csv_import import import_directory
 from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import UserError, describe_database_error
+from data.rollups import refresh_all
 from data.schema import has_schema
 from data.settings import Settings, SettingsError, load_settings
 from queries.access import viewer_for_email
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
     load = command("import", "load <table>.csv files from DIR, all of them or nothing")
     load.add_argument("directory", type=Path, metavar="DIR")
+
+    command("refresh", "rebuild the daily rollups the dashboard reads from")
 
     export = command("export", "write a report as CSV, the same bytes as the page download")
     export.add_argument(
@@ -93,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "import":
             summary = import_directory(engine, args.directory)
             print(summary)
+        elif args.command == "refresh":
+            with engine.begin() as connection:
+                refresh_all(connection)
+            print("Rebuilt the daily rollups.")
         elif args.command == "export":
             _export(engine, args, settings)
     except (UserError, SettingsError) as exc:

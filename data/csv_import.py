@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from data.bulk import bulk_insert
 from data.csv_tables import csv_file_name
 from data.errors import UserError
+from data.rollups import event_days, refresh_after_load
 from data.schema import (
     DATA_TABLES,
     FAMILIES,
@@ -115,7 +116,9 @@ def import_directory(engine: sa.Engine, directory: Path) -> ImportSummary:
             _check(connection if schema_existed else None, files, problems)
             problems.raise_if_any()
             metadata.create_all(connection, checkfirst=True)
-            counts = tuple(_write(connection, source, problems) for source in files)
+            touched: set[dt.date] = set()
+            counts = tuple(_write(connection, source, problems, touched) for source in files)
+            refresh_after_load(connection, touched)
     except _StopReading:
         raise problems.error() from None
     return ImportSummary(counts, schema_created=not schema_existed)
@@ -290,6 +293,8 @@ class _Invalid(Exception):
 def _integer(text: str) -> int:
     if not ((text.isdigit() and text.isascii()) or _INTEGER.fullmatch(text)):  # fast path first
         raise _Invalid(f"{text!r} is not a whole number")
+    if len(text.lstrip("+-0")) > 10:  # int() refuses thousands of digits with a ValueError
+        raise _Invalid(f"{text!r} is too large for a whole-number column")
     value = int(text)
     if value not in _INT_RANGE:
         raise _Invalid(f"{text!r} is too large for a whole-number column")
@@ -300,10 +305,11 @@ def _decimal(precision: int | None, scale: int | None, text: str) -> decimal.Dec
     if not _DECIMAL.fullmatch(text):
         raise _Invalid(f"{text!r} is not a number like 12.50")
     value = decimal.Decimal(text)
-    if scale is not None and value != round(value, scale):
-        raise _Invalid(f"{text!r} has more than {scale} decimal places")
+    # The size first: rounding a number of more than 28 digits raises InvalidOperation.
     if precision is not None and abs(value) >= 10 ** (precision - (scale or 0)):
         raise _Invalid(f"{text!r} has more than {precision - (scale or 0)} digits before the point")
+    if scale is not None and value != round(value, scale):
+        raise _Invalid(f"{text!r} has more than {scale} decimal places")
     return value
 
 
@@ -324,12 +330,14 @@ def _timestamp(text: str) -> dt.datetime:
             if value.tzinfo is None:
                 return value
             return value.astimezone(dt.UTC).replace(tzinfo=None)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an offset moves it past year 1..9999
         pass
     raise _Invalid(f"{text!r} is not a timestamp like 2021-06-30T14:05:00")
 
 
 def _string(length: int | None, text: str) -> str:
+    if "\x00" in text:  # PostgreSQL cannot store it; refused on SQLite too, for one behaviour
+        raise _Invalid(f"{text!r} contains a NUL character, which a text column cannot hold")
     if length is not None and len(text) > length:
         raise _Invalid(f"{text!r} is longer than {length} characters")
     return text
@@ -528,8 +536,13 @@ def _missing(
     return wanted
 
 
-def _write(connection: sa.Connection, source: _Source, problems: _Problems) -> TableCounts:
-    """Upsert one checked file by primary key; a refusal by the database becomes a UserError."""
+def _write(
+    connection: sa.Connection, source: _Source, problems: _Problems, touched: set[dt.date]
+) -> TableCounts:
+    """Upsert one checked file by primary key; a refusal by the database becomes a UserError.
+
+    The days whose rollups depend on the written rows, before and after, go into `touched`.
+    """
     rows = [row.values for row in source.rows(problems)]
     problems.raise_if_any()  # the file changed since it was checked
     table = source.table
@@ -552,6 +565,8 @@ def _write(connection: sa.Connection, source: _Source, problems: _Problems) -> T
                     updates.append(
                         {"_key": row[at], **dict(zip(table.columns.keys(), row, strict=True))}
                     )
+                    touched.update(event_days(table, stored[row[at]]))
+                touched.update(event_days(table, row))
         bulk_insert(connection, table, table.columns.keys(), inserts)
         if updates:
             connection.execute(table.update().where(key == sa.bindparam("_key")), updates)

@@ -103,7 +103,8 @@ keys = sa.Table(
         "(allocated_at IS NULL OR allocated_at >= fulfilled_at)"
         " AND (consumed_at IS NULL OR (allocated_at IS NOT NULL AND consumed_at >= allocated_at))"
         " AND (reported_at IS NULL OR (consumed_at IS NOT NULL AND reported_at >= consumed_at))"
-        " AND (returned_at IS NULL OR (consumed_at IS NULL AND returned_at >= fulfilled_at))",
+        " AND (returned_at IS NULL OR (consumed_at IS NULL AND returned_at >= fulfilled_at"
+        " AND (allocated_at IS NULL OR returned_at >= allocated_at)))",
         name="ck_keys_forward_only",
     ),
     sa.Index("ix_keys_product_state", "product_id", "state"),
@@ -167,6 +168,46 @@ audit_log = sa.Table(
     sa.Column("filters", sa.Text, nullable=False),
     sa.Column("row_count", sa.Integer, nullable=False),
 )
+
+# --- The product's own tables: rollups the loaders maintain (not part of the import) ------
+
+installation_rollup = sa.Table(
+    "installation_rollup",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("site", sa.String(100)),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Index("ix_installation_rollup_day", "day"),
+    sa.Index("ix_installation_rollup_partner_day", "partner_id", "day"),
+)
+
+key_rollup = sa.Table(
+    "key_rollup",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("partner_id", sa.Integer),
+    sa.Column("fulfilled", sa.Integer, nullable=False),
+    sa.Column("allocated", sa.Integer, nullable=False),
+    sa.Column("consumed", sa.Integer, nullable=False),
+    sa.Column("returned_allocated", sa.Integer, nullable=False),
+    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    sa.Index("ix_key_rollup_product_day", "product_id", "day"),
+    sa.Index("ix_key_rollup_partner_day", "partner_id", "day"),
+)
+
+rollup_state = sa.Table(
+    "rollup_state",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("complete_through", sa.Date, nullable=False),
+)
+
+ROLLUP_TABLES: tuple[sa.Table, ...] = (installation_rollup, key_rollup, rollup_state)
 
 #: The tables of the import format, parents before children (the order to load them in).
 DATA_TABLES: tuple[sa.Table, ...] = (

@@ -13,6 +13,10 @@ from data.errors import UserError
 from data.schema import SEGMENTS
 
 DEFAULT_RANGE_DAYS = 365
+#: The dates a parameter may name: any real range fits, and a range, the period of equal
+#: length before it and the day after its end are always valid dates (no overflow).
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
 
 
 class FilterError(UserError):
@@ -71,7 +75,7 @@ class Filters:
         unknown = sorted(set(params) - set(PARAMETERS))
         if unknown:
             raise FilterError(
-                f"The parameter '{unknown[0]}' is not a known filter; use one of "
+                f"The parameter '{_shown(unknown[0])}' is not a known filter; use one of "
                 f"{', '.join(PARAMETERS)}."
             )
         as_of = _one_date(params, "as_of") or as_of
@@ -87,8 +91,8 @@ class Filters:
         for segment in segments:
             if segment not in SEGMENTS:
                 raise FilterError(
-                    f"The parameter 'segment' has the value '{segment}', which is not one of "
-                    f"{', '.join(SEGMENTS)}."
+                    f"The parameter 'segment' has the value '{_shown(segment)}', which is not "
+                    f"one of {', '.join(SEGMENTS)}."
                 )
         managers = _integers(params, "am")
         if len(managers) > 1:
@@ -156,7 +160,7 @@ def _integers(params: Mapping[str, str | Sequence[str]], name: str) -> tuple[int
     for value in _values(params, name):
         if not value.isascii() or not value.isdigit() or len(value) > 9:
             raise FilterError(
-                f"The parameter '{name}' has the value '{value[:40]}', which is not an id; "
+                f"The parameter '{name}' has the value '{_shown(value)}', which is not an id; "
                 "use a whole number."
             )
         numbers.append(int(value))
@@ -170,9 +174,21 @@ def _one_date(params: Mapping[str, str | Sequence[str]], name: str) -> dt.date |
     if len(values) > 1:
         raise FilterError(f"The parameter '{name}' takes one date, not several.")
     try:
-        return dt.date.fromisoformat(values[0])
+        day = dt.date.fromisoformat(values[0])
     except ValueError:
         raise FilterError(
-            f"The parameter '{name}' has the value '{values[0][:40]}', which is not a date; "
+            f"The parameter '{name}' has the value '{_shown(values[0])}', which is not a date; "
             "write it as YYYY-MM-DD."
         ) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise FilterError(
+            f"The parameter '{name}' has the date {day}, which is outside {FIRST_DATE} to "
+            f"{LAST_DATE}; choose a date in that span."
+        )
+    return day
+
+
+def _shown(value: str) -> str:
+    """A value as a message quotes it: at most 40 characters, on one line."""
+    short = value if len(value) <= 40 else f"{value[:40]}…"
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in short)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from data.schema import installations
 from queries.conversions import conversion_summary
+from queries.facts import installation_days
 from queries.filters import Filters
 from queries.reporting import reporting_backlog
-from queries.scope import installation_conditions
-from queries.sql import within
 from queries.stock import CONSUMPTION_WINDOW_DAYS, stock_on_hand
 
 KPI_NAMES = (
@@ -29,13 +27,14 @@ KPI_NAMES = (
 
 
 def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
-    activity = sa.select(
-        sa.func.count(), sa.func.count(sa.distinct(installations.c.partner_id))
-    ).where(
-        installations.c.status == "success",
-        within(installations.c.installed_at, filters.date_from, filters.range_end),
-        *installation_conditions(filters),
+    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    per_partner = (
+        sa.select(sa.func.sum(days.c.successes).label("n"))
+        .group_by(days.c.partner_id)
+        .having(sa.func.sum(days.c.successes) > 0)
+        .subquery()
     )
+    activity = sa.select(sa.func.coalesce(sa.func.sum(per_partner.c.n), 0), sa.func.count())
     installed, active = connection.execute(activity).one()
     conversion = conversion_summary(connection, filters).row(0, named=True)
     stock = stock_on_hand(connection, filters)

@@ -13,14 +13,14 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import installations, licence_reports, partners
+from data.schema import licence_reports, partners
+from queries.facts import installation_days
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import partner_in_scope
 from queries.sql import (
     count_where,
     days_between,
-    end_of,
     happened_by,
     not_happened_by,
     period_start,
@@ -38,17 +38,14 @@ def is_late(day: dt.date) -> ColumnElement[bool]:
     return sa.and_(happened_by(_reports.submitted_at, day), _reports.submitted_at > _reports.due_at)
 
 
-def _monthly_installations(filters: Filters) -> sa.Subquery:
+def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.Subquery:
     """Successful installations per partner and calendar month, up to the as-of date."""
-    month = period_start(installations.c.installed_at, "month").label("month")
+    every_product = filters.replace(product_codes=(), segments=())
+    days = installation_days(connection, every_product, None, filters.as_of)
+    month = period_start(days.c.day, "month").label("month")
     return (
-        sa.select(installations.c.partner_id, month, sa.func.count().label("n"))
-        .where(
-            installations.c.status == "success",
-            installations.c.installed_at < end_of(filters.as_of),
-            *partner_in_scope(installations.c.partner_id, filters),
-        )
-        .group_by(installations.c.partner_id, month)
+        sa.select(days.c.partner_id, month, sa.func.sum(days.c.successes).label("n"))
+        .group_by(days.c.partner_id, month)
         .subquery()
     )
 
@@ -60,7 +57,7 @@ def reporting_backlog(connection: sa.Connection, filters: Filters) -> pl.DataFra
     Days overdue = as-of - due date of the oldest missing report; unreported installations =
     the partner's successful installations in the months whose report is missing.
     """
-    monthly = _monthly_installations(filters)
+    monthly = _monthly_installations(connection, filters)
     missing = is_missing(filters.as_of)
     oldest_due = sa.func.min(sa.case((missing, _reports.due_at)))
     overdue = days_between(sa.literal(filters.as_of, sa.Date), oldest_due)
@@ -119,7 +116,7 @@ def report_status(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     Discrepancy = reported - actual successful installations of that month; empty for a
     report not submitted by the as-of date.
     """
-    monthly = _monthly_installations(filters)
+    monthly = _monthly_installations(connection, filters)
     day = filters.as_of
     submitted = happened_by(_reports.submitted_at, day)
     status = sa.case(

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import installations, partners, products
+from data.schema import partners, products
 from queries.filters import Filters
 
 
@@ -43,14 +43,3 @@ def product_in_scope(column: ColumnElement[Any], filters: Filters) -> list[Colum
     if not filters.product_codes:
         return []
     return [column.in_(sa.select(products.c.id).where(products.c.code.in_(filters.product_codes)))]
-
-
-def installation_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    """Every non-date filter that applies to installation rows."""
-    conditions = [
-        *partner_in_scope(installations.c.partner_id, filters),
-        *product_in_scope(installations.c.product_id, filters),
-    ]
-    if filters.segments:
-        conditions.append(installations.c.segment.in_(filters.segments))
-    return conditions

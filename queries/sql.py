@@ -1,72 +1,20 @@
-"""The few places where PostgreSQL and SQLite SQL differ, hidden behind one set of helpers.
+"""Conditions on timestamps shared by every metric, and the dialect helpers they use.
 
-Timestamps are naive UTC.  Dates come back as `datetime.date` on both dialects because every
-helper coerces its result to `sa.Date`.
+"At date d" means on or before the end of day d, and nothing after the as-of date has
+happened yet (DESIGN §4); these helpers are the only place that turns days into timestamps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
-Grain = Literal["day", "week", "month"]
-GRAINS: tuple[Grain, ...] = ("day", "week", "month")
+from data.dialect import GRAINS, Grain, days_between, period_start
 
-
-class _Truncate(FunctionElement[dt.date]):
-    """The first day of the day, ISO week (Monday) or month that a timestamp falls in."""
-
-    type = sa.Date()
-    inherit_cache = True
-
-    def __init__(self, grain: Grain, value: ColumnElement[Any]) -> None:
-        self.grain = grain
-        super().__init__(value)
-
-
-@compiles(_Truncate, "postgresql")
-def _truncate_postgresql(element: _Truncate, compiler: Any, **kw: Any) -> str:
-    value = compiler.process(element.clauses, **kw)
-    return f"CAST(date_trunc('{element.grain}', {value}) AS DATE)"
-
-
-@compiles(_Truncate, "sqlite")
-def _truncate_sqlite(element: _Truncate, compiler: Any, **kw: Any) -> str:
-    value = compiler.process(element.clauses, **kw)
-    modifiers = {"day": "", "week": ", 'weekday 0', '-6 days'", "month": ", 'start of month'"}
-    return f"date({value}{modifiers[element.grain]})"
-
-
-class _DaysBetween(FunctionElement[int]):
-    """Whole calendar days from the date of `start` to the date of `end`."""
-
-    type = sa.Integer()
-    inherit_cache = True
-
-
-@compiles(_DaysBetween, "postgresql")
-def _days_between_postgresql(element: _DaysBetween, compiler: Any, **kw: Any) -> str:
-    end, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST({end} AS DATE) - CAST({start} AS DATE))"
-
-
-@compiles(_DaysBetween, "sqlite")
-def _days_between_sqlite(element: _DaysBetween, compiler: Any, **kw: Any) -> str:
-    end, start = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(julianday(date({end})) - julianday(date({start})) AS INTEGER)"
-
-
-def period_start(value: ColumnElement[Any], grain: Grain) -> ColumnElement[dt.date]:
-    """The period a timestamp belongs to: its day, ISO week start (Monday) or month start."""
-    return _Truncate(grain, value)
-
-
-def days_between(end: ColumnElement[Any], start: ColumnElement[Any]) -> ColumnElement[int]:
-    return _DaysBetween(end, start)
+__all__ = ["GRAINS", "Grain", "days_between", "period_start"]
 
 
 def start_of(day: dt.date) -> dt.datetime:

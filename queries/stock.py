@@ -7,33 +7,24 @@ the as-of date is still in stock at it (DESIGN §4).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import keys, partners, products
+from data.schema import partners, products
+from queries.facts import key_days
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
-from queries.sql import count_where, happened_by, not_happened_by, within
 
 CONSUMPTION_WINDOW_DAYS = 28
 DEFAULT_COVER_WARNING_DAYS = 21
 
 
-def in_stock(day: dt.date) -> ColumnElement[bool]:
-    """Fulfilled by `day`, and neither consumed nor returned by it."""
-    return sa.and_(
-        happened_by(keys.c.fulfilled_at, day),
-        not_happened_by(keys.c.consumed_at, day),
-        not_happened_by(keys.c.returned_at, day),
-    )
-
-
-def _consumed_in_window(day: dt.date) -> ColumnElement[bool]:
-    first = day - dt.timedelta(days=CONSUMPTION_WINDOW_DAYS - 1)
-    return within(keys.c.consumed_at, first, day)
+def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
 
 
 def stock_on_hand(
@@ -43,26 +34,43 @@ def stock_on_hand(
 ) -> pl.DataFrame:
     """One row per product at the as-of date: MAR and partner stock, consumption, cover.
 
-    MAR stock is the keys not allocated to a partner by the as-of date; partner stock and the
-    consumption rate honour the partner filters and scope.  Consumption rate = keys consumed
-    on the 28 days ending at the as-of date ÷ 28; days of cover = total stock ÷ rate, empty when
-    nothing was consumed; the stock-out date is as-of + whole days of cover.
+    In stock = fulfilled by the as-of date, not consumed and not returned by it.  MAR stock is
+    the keys in stock not allocated to a partner by then; partner stock and the consumption
+    rate honour the partner filters and scope.  Consumption rate = keys consumed on the 28
+    days ending at the as-of date ÷ 28; days of cover = total stock ÷ rate, empty when nothing
+    was consumed; the stock-out date is as-of + whole days of cover.
     """
-    day = filters.as_of
-    allocated = sa.and_(keys.c.partner_id.is_not(None), happened_by(keys.c.allocated_at, day))
-    partner_scope = partner_in_scope(keys.c.partner_id, filters)
+    events = key_days(connection, filters, None, filters.as_of)
+    e = events.c
+    window_first = filters.as_of - dt.timedelta(days=CONSUMPTION_WINDOW_DAYS - 1)
+    scope = sa.and_(sa.true(), *partner_in_scope(e.partner_id, filters))
+    at_partner = e.partner_id.is_not(None)
+    held_by_partner = e.allocated - e.consumed - e.returned_allocated
+    per_product = (
+        sa.select(
+            e.product_id,
+            sa.func.sum(
+                e.fulfilled - e.consumed - e.returned_allocated - e.returned_unallocated
+            ).label("in_stock"),
+            _sum_if(at_partner, held_by_partner).label("all_partners"),
+            _sum_if(sa.and_(at_partner, scope), held_by_partner).label("partners_in_scope"),
+            _sum_if(sa.and_(e.day >= window_first, scope), e.consumed).label("consumed_28d"),
+        )
+        .group_by(e.product_id)
+        .subquery()
+    )
+    p = per_product.c
     statement = (
         sa.select(
             products.c.code,
             products.c.name,
-            count_where(sa.and_(in_stock(day), sa.not_(allocated))),
-            count_where(sa.and_(in_stock(day), allocated, *partner_scope)),
-            count_where(sa.and_(_consumed_in_window(day), *partner_scope)),
+            sa.func.coalesce(p.in_stock - p.all_partners, 0),
+            sa.func.coalesce(p.partners_in_scope, 0),
+            sa.func.coalesce(p.consumed_28d, 0),
         )
         .select_from(products)
-        .outerjoin(keys, keys.c.product_id == products.c.id)
+        .outerjoin(per_product, p.product_id == products.c.id)
         .where(*product_in_scope(products.c.id, filters))
-        .group_by(products.c.id, products.c.code, products.c.name)
         .order_by(products.c.code)
     )
     frame = fetch(
@@ -84,7 +92,7 @@ def stock_on_hand(
             consumption_per_day=rate.round(2),
             days_of_cover=cover.round(1),
             # From the exact cover: rounding for display must not move the date or the flag.
-            stockout_date=pl.lit(day) + pl.duration(days=cover.floor().cast(pl.Int64)),
+            stockout_date=pl.lit(filters.as_of) + pl.duration(days=cover.floor().cast(pl.Int64)),
             low_cover=cover.fill_null(float("inf")) < cover_warning_days,
         )
         .select(
@@ -106,17 +114,17 @@ def allocation_vs_consumption(connection: sa.Connection, filters: Filters) -> pl
     """One row per partner in scope: keys allocated, consumed and returned in the range, and
     the partner's keys in stock at the as-of date; partners without any key activity left out.
     """
-    first, last = filters.date_from, filters.range_end
-    allocated = count_where(within(keys.c.allocated_at, first, last)).label("keys_allocated")
-    consumed = count_where(within(keys.c.consumed_at, first, last))
-    returned = count_where(within(keys.c.returned_at, first, last))
-    on_hand = count_where(
-        sa.and_(in_stock(filters.as_of), happened_by(keys.c.allocated_at, filters.as_of))
-    )
+    events = key_days(connection, filters, None, filters.as_of)
+    e = events.c
+    in_range = sa.and_(e.day >= filters.date_from, e.day <= filters.range_end)
+    allocated = _sum_if(in_range, e.allocated).label("keys_allocated")
+    consumed = _sum_if(in_range, e.consumed)
+    returned = _sum_if(in_range, e.returned_allocated + e.returned_unallocated)
+    on_hand = sa.func.sum(e.allocated - e.consumed - e.returned_allocated)
     statement = (
         sa.select(partners.c.id, partners.c.name, allocated, consumed, returned, on_hand)
-        .join(keys, keys.c.partner_id == partners.c.id)
-        .where(*partner_conditions(filters), *product_in_scope(keys.c.product_id, filters))
+        .join(events, e.partner_id == partners.c.id)
+        .where(*partner_conditions(filters))
         .group_by(partners.c.id, partners.c.name)
         .having(sa.or_(allocated > 0, consumed > 0, returned > 0, on_hand > 0))
         .order_by(allocated.desc(), partners.c.id)

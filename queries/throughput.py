@@ -15,29 +15,21 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import installations, products
+from data.schema import products
+from queries.facts import installation_days
 from queries.filters import Filters
 from queries.run import fetch
-from queries.scope import installation_conditions
-from queries.sql import Grain, count_where, end_of, period_start, start_of, within
+from queries.sql import Grain, period_start
 
 TRAILING_DAYS = 28
 Breakdown = Literal["product", "segment", "site"]
 
-_SUCCESS = installations.c.status == "success"
-_FAILED = installations.c.status == "failed"
 
-
-def _successes_before(day: dt.date, filters: Filters) -> sa.ScalarSelect[int]:
-    return (
-        sa.select(sa.func.count())
-        .where(
-            _SUCCESS,
-            installations.c.installed_at < start_of(day),
-            *installation_conditions(filters),
-        )
-        .scalar_subquery()
-    )
+def _successes(
+    connection: sa.Connection, filters: Filters, first: dt.date | None, last: dt.date
+) -> sa.ScalarSelect[int]:
+    days = installation_days(connection, filters, first, last)
+    return sa.select(sa.func.coalesce(sa.func.sum(days.c.successes), 0)).scalar_subquery()
 
 
 def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day") -> pl.DataFrame:
@@ -46,26 +38,24 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     `failure_rate` = failed ÷ all attempts; `cumulative` = successes since the very first one,
     up to the end of the period.
     """
-    period = period_start(installations.c.installed_at, grain).label("period")
+    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    period = period_start(days.c.day, grain).label("period")
     per_period = (
         sa.select(
             period,
-            count_where(_SUCCESS).label("installations"),
-            count_where(_FAILED).label("failed"),
-        )
-        .where(
-            within(installations.c.installed_at, filters.date_from, filters.range_end),
-            *installation_conditions(filters),
+            sa.func.sum(days.c.successes).label("installations"),
+            sa.func.sum(days.c.failures).label("failed"),
         )
         .group_by(period)
         .subquery()
     )
+    before = filters.date_from - dt.timedelta(days=1)
     running = sa.func.sum(per_period.c.installations).over(order_by=per_period.c.period)
     statement = sa.select(
         per_period.c.period,
         per_period.c.installations,
         per_period.c.failed,
-        running + _successes_before(filters.date_from, filters),
+        running + _successes(connection, filters, None, before),
     ).order_by(per_period.c.period)
     frame = fetch(
         connection,
@@ -78,16 +68,12 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     ).select("period", "installations", "failed", "cumulative", "attempts", "failure_rate")
 
 
-def _daily_cumulative(filters: Filters) -> sa.Subquery:
-    day = period_start(installations.c.installed_at, "day").label("day")
+def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.Subquery:
+    days = installation_days(connection, filters, None, filters.as_of)
     daily = (
-        sa.select(day, sa.func.count().label("n"))
-        .where(
-            _SUCCESS,
-            installations.c.installed_at < end_of(filters.as_of),
-            *installation_conditions(filters),
-        )
-        .group_by(day)
+        sa.select(days.c.day, sa.func.sum(days.c.successes).label("n"))
+        .group_by(days.c.day)
+        .having(sa.func.sum(days.c.successes) > 0)
         .subquery()
     )
     return sa.select(
@@ -98,7 +84,7 @@ def _daily_cumulative(filters: Filters) -> sa.Subquery:
 def milestones(connection: sa.Connection, filters: Filters, targets: Sequence[int]) -> pl.DataFrame:
     """One row per milestone: the first day on which the cumulative total reached it, or
     empty when it has not been reached by the as-of date."""
-    cumulative = _daily_cumulative(filters)
+    cumulative = _daily_cumulative(connection, filters)
     firsts = [
         sa.select(sa.func.min(cumulative.c.day))
         .where(cumulative.c.total >= sa.bindparam(f"m{i}", target, sa.Integer))
@@ -119,9 +105,9 @@ def next_milestone(
     28-day rate (empty when the rate is zero or every milestone is reached)."""
     trailing_from = filters.as_of - dt.timedelta(days=TRAILING_DAYS - 1)
     statement = sa.select(
-        count_where(installations.c.installed_at < end_of(filters.as_of)),
-        count_where(within(installations.c.installed_at, trailing_from, filters.as_of)),
-    ).where(_SUCCESS, *installation_conditions(filters))
+        _successes(connection, filters, None, filters.as_of),
+        _successes(connection, filters, trailing_from, filters.as_of),
+    )
     total, trailing = (int(v) for v in connection.execute(statement).one())
     rate = trailing / TRAILING_DAYS
     target = next((t for t in sorted(targets) if t > total), None)
@@ -146,32 +132,23 @@ def next_milestone(
     )
 
 
-def _breakdown_column(by: Breakdown) -> tuple[ColumnElement[str], list[sa.Table]]:
-    if by == "product":
-        return products.c.code, [products]
-    column = installations.c.segment if by == "segment" else installations.c.site
-    return sa.func.coalesce(column, "(unknown)"), []
-
-
 def installation_breakdown(
     connection: sa.Connection, filters: Filters, by: Breakdown
 ) -> pl.DataFrame:
     """Installations and failures in the range per product, segment or site (partners have
     their own metric, `partner_volumes`)."""
-    column, joins = _breakdown_column(by)
+    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    source: sa.FromClause = days
+    if by == "product":
+        column: ColumnElement[str] = products.c.code
+        source = days.join(products, products.c.id == days.c.product_id)
+    else:
+        column = sa.func.coalesce(days.c[by], "(unknown)")
     label = column.label(by)
-    source: sa.FromClause = installations
-    for table in joins:
-        key = installations.c.product_id if table is products else installations.c.partner_id
-        source = source.join(table, table.c.id == key)
-    installed = count_where(_SUCCESS)
+    installed = sa.func.sum(days.c.successes)
     statement = (
-        sa.select(label, installed, count_where(_FAILED))
+        sa.select(label, installed, sa.func.sum(days.c.failures))
         .select_from(source)
-        .where(
-            within(installations.c.installed_at, filters.date_from, filters.range_end),
-            *installation_conditions(filters),
-        )
         .group_by(label)
         .order_by(installed.desc(), label)
     )

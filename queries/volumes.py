@@ -5,22 +5,19 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from data.schema import installations, keys, partners
+from data.schema import partners
+from queries.facts import installation_days, key_days
 from queries.filters import Filters
 from queries.run import fetch
-from queries.scope import installation_conditions, partner_conditions, product_in_scope
-from queries.sql import Grain, period_start, within
+from queries.scope import partner_conditions
+from queries.sql import Grain, period_start
 
 
-def _installations_per_partner(filters: Filters) -> sa.Subquery:
+def _installations_per_partner(connection: sa.Connection, filters: Filters) -> sa.Subquery:
+    days = installation_days(connection, filters, filters.date_from, filters.range_end)
     return (
-        sa.select(installations.c.partner_id, sa.func.count().label("n"))
-        .where(
-            installations.c.status == "success",
-            within(installations.c.installed_at, filters.date_from, filters.range_end),
-            *installation_conditions(filters),
-        )
-        .group_by(installations.c.partner_id)
+        sa.select(days.c.partner_id, sa.func.sum(days.c.successes).label("n"))
+        .group_by(days.c.partner_id)
         .subquery()
     )
 
@@ -32,16 +29,13 @@ def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame
     partner's keys allocated in the range, also when returned later.  `previous_installations`
     is the same count for the range of equal length just before, for trends.
     """
-    current = _installations_per_partner(filters)
-    previous = _installations_per_partner(filters.previous_period())
+    current = _installations_per_partner(connection, filters)
+    previous = _installations_per_partner(connection, filters.previous_period())
+    events = key_days(connection, filters, filters.date_from, filters.range_end)
     allocated = (
-        sa.select(keys.c.partner_id, sa.func.count().label("n"))
-        .where(
-            keys.c.partner_id.is_not(None),
-            within(keys.c.allocated_at, filters.date_from, filters.range_end),
-            *product_in_scope(keys.c.product_id, filters),
-        )
-        .group_by(keys.c.partner_id)
+        sa.select(events.c.partner_id, sa.func.sum(events.c.allocated).label("n"))
+        .where(events.c.partner_id.is_not(None))
+        .group_by(events.c.partner_id)
         .subquery()
     )
     installed = sa.func.coalesce(current.c.n, 0)
@@ -95,16 +89,14 @@ def partner_volume_series(
     connection: sa.Connection, filters: Filters, grain: Grain = "week"
 ) -> pl.DataFrame:
     """One row per partner and period that had successful installations in the range."""
-    period = period_start(installations.c.installed_at, grain).label("period")
+    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    period = period_start(days.c.day, grain).label("period")
+    installed = sa.func.sum(days.c.successes)
     statement = (
-        sa.select(period, partners.c.id, partners.c.name, sa.func.count())
-        .join(partners, partners.c.id == installations.c.partner_id)
-        .where(
-            installations.c.status == "success",
-            within(installations.c.installed_at, filters.date_from, filters.range_end),
-            *installation_conditions(filters),
-        )
+        sa.select(period, partners.c.id, partners.c.name, installed)
+        .join(partners, partners.c.id == days.c.partner_id)
         .group_by(period, partners.c.id, partners.c.name)
+        .having(installed > 0)
         .order_by(period, partners.c.id)
     )
     return fetch(

@@ -1,0 +1,188 @@
+"""Daily rollups of installations and key events, kept by the loaders.
+
+At ten million installations the pages cannot aggregate the raw tables on every view; they
+read these day-grain tables instead.  `rollup_state.complete_through` says up to which day a
+rollup is complete: the query layer reads the rollup up to that day and the raw tables after
+it (queries/facts.py), so a row written after the last refresh is never missed.
+Loaders refresh what they touched (`refresh_days`); `mar-insight refresh` rebuilds all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from data.dialect import period_start
+from data.schema import installation_rollup, installations, key_rollup, keys, rollup_state
+
+ROLLUP_NAME = "daily"
+KEY_EVENTS = ("fulfilled_at", "allocated_at", "consumed_at", "returned_at")
+
+
+def installation_days_select(condition: ColumnElement[bool] | None = None) -> sa.Select[Any]:
+    """Installations aggregated to (day, partner, product, segment, site)."""
+    day = period_start(installations.c.installed_at, "day").label("day")
+    success = installations.c.status == "success"
+    statement = sa.select(
+        day,
+        installations.c.partner_id,
+        installations.c.product_id,
+        installations.c.segment,
+        installations.c.site,
+        sa.func.sum(sa.case((success, 1), else_=0)).label("successes"),
+        sa.func.sum(sa.case((success, 0), else_=1)).label("failures"),
+    ).group_by(
+        day,
+        installations.c.partner_id,
+        installations.c.product_id,
+        installations.c.segment,
+        installations.c.site,
+    )
+    return statement if condition is None else statement.where(condition)
+
+
+def key_days_select(
+    between: tuple[dt.datetime | None, dt.datetime] | None = None,
+) -> sa.Select[Any]:
+    """Key events aggregated to (day, product, partner): one count per kind of event.
+
+    `between` limits every event to [start, end) — start None means from the beginning.
+    """
+    allocated = keys.c.allocated_at.is_not(None)
+    parts = []
+    for event in KEY_EVENTS:
+        column = keys.c[event]
+        counts: dict[str, ColumnElement[Any]] = {name: sa.literal(0) for name in _KEY_COUNTS}
+        if event == "returned_at":
+            counts["returned_allocated"] = sa.case((allocated, 1), else_=0)
+            counts["returned_unallocated"] = sa.case((allocated, 0), else_=1)
+        else:
+            counts[event.removesuffix("_at")] = sa.literal(1)
+        condition: ColumnElement[bool] = column.is_not(None)
+        if between is not None:
+            start, end = between
+            condition = sa.and_(condition, column < end)
+            if start is not None:
+                condition = sa.and_(condition, column >= start)
+        parts.append(
+            sa.select(
+                period_start(column, "day").label("day"),
+                keys.c.product_id,
+                keys.c.partner_id,
+                *(value.label(name) for name, value in counts.items()),
+            ).where(condition)
+        )
+    events = sa.union_all(*parts).subquery()
+    return sa.select(
+        events.c.day,
+        events.c.product_id,
+        events.c.partner_id,
+        *(sa.func.sum(events.c[name]).label(name) for name in _KEY_COUNTS),
+    ).group_by(events.c.day, events.c.product_id, events.c.partner_id)
+
+
+_KEY_COUNTS = (
+    "fulfilled",
+    "allocated",
+    "consumed",
+    "returned_allocated",
+    "returned_unallocated",
+)
+
+
+def refresh_all(connection: sa.Connection) -> None:
+    """Rebuild both rollups from the raw tables, inside the caller's transaction."""
+    connection.execute(installation_rollup.delete())
+    connection.execute(key_rollup.delete())
+    _insert(connection, None)
+    _mark_complete(connection, _last_event_day(connection))
+
+
+def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:
+    """Recompute the rollups for the given days only (a day's import touches a few days)."""
+    touched = sorted(set(days))
+    if not touched:
+        return
+    for first, last in _runs(touched):
+        connection.execute(
+            installation_rollup.delete().where(installation_rollup.c.day.between(first, last))
+        )
+        connection.execute(key_rollup.delete().where(key_rollup.c.day.between(first, last)))
+        _insert(connection, (first, last))
+    state = connection.execute(sa.select(rollup_state.c.complete_through)).scalar()
+    _mark_complete(connection, max([touched[-1], *([state] if state else [])]))
+
+
+def refresh_after_load(connection: sa.Connection, touched: Iterable[dt.date]) -> None:
+    """Keep the rollups right after a load: only the touched days when the rollups exist,
+    everything when they were never built."""
+    if connection.execute(sa.select(rollup_state.c.complete_through)).first() is None:
+        refresh_all(connection)
+    else:
+        refresh_days(connection, touched)
+
+
+def event_days(table: sa.Table, row: Sequence[Any]) -> set[dt.date]:
+    """The days whose rollup rows depend on one installation or key row (values in column
+    order); rows of other tables touch no rollup."""
+    if table is installations:
+        names: tuple[str, ...] = ("installed_at",)
+    elif table is keys:
+        names = KEY_EVENTS
+    else:
+        return set()
+    columns = table.columns.keys()
+    stamps = (row[columns.index(name)] for name in names)
+    return {stamp.date() for stamp in stamps if stamp is not None}
+
+
+def _insert(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> None:
+    condition = None
+    between: tuple[dt.datetime | None, dt.datetime] | None = None
+    if days is not None:
+        start = dt.datetime.combine(days[0], dt.time())
+        end = dt.datetime.combine(days[1] + dt.timedelta(days=1), dt.time())
+        condition = sa.and_(
+            installations.c.installed_at >= start, installations.c.installed_at < end
+        )
+        between = (start, end)
+    connection.execute(
+        installation_rollup.insert().from_select(
+            [c.name for c in installation_rollup.columns], installation_days_select(condition)
+        )
+    )
+    connection.execute(
+        key_rollup.insert().from_select(
+            [c.name for c in key_rollup.columns], key_days_select(between)
+        )
+    )
+
+
+def _last_event_day(connection: sa.Connection) -> dt.date | None:
+    latest = sa.select(
+        sa.func.max(installations.c.installed_at),
+        *(sa.select(sa.func.max(keys.c[e])).scalar_subquery() for e in KEY_EVENTS),
+    )
+    stamps = [s for s in connection.execute(latest).one() if s is not None]
+    return max(stamps).date() if stamps else None
+
+
+def _mark_complete(connection: sa.Connection, day: dt.date | None) -> None:
+    connection.execute(rollup_state.delete())
+    if day is not None:
+        connection.execute(rollup_state.insert().values(name=ROLLUP_NAME, complete_through=day))
+
+
+def _runs(days: list[dt.date]) -> Iterator[tuple[dt.date, dt.date]]:
+    """Consecutive days grouped into (first, last) runs."""
+    first = previous = days[0]
+    for day in days[1:]:
+        if day != previous + dt.timedelta(days=1):
+            yield first, previous
+            first = day
+        previous = day
+    yield first, previous
