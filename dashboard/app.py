@@ -19,8 +19,9 @@ from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
 NO_SCHEMA = (
-    "The database has no MAR Insight tables yet; run 'mar-insight demo' (or 'make run', which "
-    "creates the demo database) or 'mar-insight import DIR', then reload."
+    "The database is missing MAR Insight tables; run 'mar-insight demo' for demo data, "
+    "'mar-insight import DIR' for your own, or 'mar-insight refresh' to add the tables a newer "
+    "version needs, then reload."
 )
 
 

@@ -21,7 +21,7 @@ from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import UserError, describe_database_error
 from data.rollups import refresh_all
-from data.schema import has_schema
+from data.schema import create_schema, has_schema
 from data.settings import Settings, SettingsError, load_settings
 from queries.access import viewer_for_email
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(summary)
         elif args.command == "refresh":
             with engine.begin() as connection:
+                create_schema(connection)
                 refresh_all(connection)
             print("Rebuilt the daily rollups.")
         elif args.command == "export":

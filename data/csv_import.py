@@ -50,8 +50,8 @@ from data.schema import (
     ROLES,
     SEGMENTS,
     SIZE_CLASSES,
-    has_schema,
-    metadata,
+    create_schema,
+    has_data_tables,
 )
 
 #: More problems than this are rarely different ones: the import stops looking.
@@ -112,10 +112,10 @@ def import_directory(engine: sa.Engine, directory: Path) -> ImportSummary:
         problems.raise_if_any()
         files = [source for source in headers if source is not None]  # all, after the raise
         with engine.begin() as connection:
-            schema_existed = has_schema(connection)
+            schema_existed = has_data_tables(connection)
             _check(connection if schema_existed else None, files, problems)
             problems.raise_if_any()
-            metadata.create_all(connection, checkfirst=True)
+            create_schema(connection)
             touched: set[dt.date] = set()
             counts = tuple(_write(connection, source, problems, touched) for source in files)
             refresh_after_load(connection, touched)

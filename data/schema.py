@@ -223,12 +223,19 @@ DATA_TABLES: tuple[sa.Table, ...] = (
 )
 
 
-def create_schema(engine: sa.Engine) -> None:
-    """Create every missing table and index; running it again changes nothing."""
-    metadata.create_all(engine, checkfirst=True)
+def create_schema(bind: sa.Engine | sa.Connection) -> None:
+    """Create every missing table and index; running it again changes nothing, and on an
+    older database it adds the tables a newer version needs."""
+    metadata.create_all(bind, checkfirst=True)
 
 
 def has_schema(connection: sa.Connection) -> bool:
-    """Whether the database already holds the product's tables."""
+    """Whether the database holds every table of the product (data, rollups, audit)."""
+    names = set(sa.inspect(connection).get_table_names())
+    return all(table.name in names for table in metadata.sorted_tables)
+
+
+def has_data_tables(connection: sa.Connection) -> bool:
+    """Whether the tables of the import format exist (an older database may lack the rest)."""
     names = set(sa.inspect(connection).get_table_names())
     return all(table.name in names for table in DATA_TABLES)
