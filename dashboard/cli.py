@@ -82,7 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(**({"database_url": args.url} if args.url else {}))
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url,
+            connect_timeout_seconds=settings.connect_timeout_seconds,
+            statement_timeout_seconds=(
+                settings.statement_timeout_seconds if args.command == "export" else None
+            ),
+        )
         if args.command == "serve":
             return _serve(engine, settings, args.port)
         if args.command == "demo":

@@ -22,10 +22,14 @@ def make_engine(
     url: str,
     *,
     connect_timeout_seconds: int = 5,
-    statement_timeout_seconds: int = 30,
+    statement_timeout_seconds: int | None = None,
     pool_size: int = 5,
 ) -> sa.Engine:
-    """Create an engine with a bounded, pre-pinging pool and the timeouts from settings."""
+    """Create an engine with a bounded, pre-pinging pool and the timeouts from settings.
+
+    Without `statement_timeout_seconds` statements may run as long as they need: loaders
+    rebuilding rollups over millions of rows must not be cut off like a page query.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
@@ -33,10 +37,11 @@ def make_engine(
         )
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    options = f"-c statement_timeout={statement_timeout_seconds * 1000}"
+    settings = [f"-c statement_timeout={(statement_timeout_seconds or 0) * 1000}"]
     if extra := parsed.query.get("options"):
-        options = f"{options} {extra}"
+        settings.append(str(extra))
         parsed = parsed.difference_update_query(["options"])
+    options = " ".join(settings)
     return sa.create_engine(
         parsed,
         connect_args={"connect_timeout": connect_timeout_seconds, "options": options},

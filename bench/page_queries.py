@@ -1,0 +1,339 @@
+"""Side-by-side benchmark of every page's queries on a large PostgreSQL demo.
+
+    .venv/bin/python -m bench.page_queries [--url URL] [--installations 10000000] [--runs 5]
+
+Builds the demo database at --url when it is empty (or reuses it), refreshes the rollups,
+then for each page measures, in one run and as medians of --runs:
+
+- cold: the page's metric calls through the query layer, nothing cached in the app;
+- warm: the same calls through the dashboard's `st.cache_data` runner, already filled;
+- bare: the exact SQL statements those calls sent, replayed on a raw psycopg2 cursor;
+- raw: the page's metric calls with the rollups switched off (the unaggregated path);
+- naive: the pattern the rollups replace — pull the range's raw installation rows into
+  Polars and aggregate there (the installations chart of the page), with its peak memory.
+
+It prints one table of medians and ratios plus the peak RSS of the dashboard process
+clicking through all pages (AppTest, fresh process).  Nothing here is asserted: the figures
+go to the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from data.db import make_engine
+from data.demo import generate_demo
+from data.rollups import refresh_all
+from data.schema import create_schema, has_data_tables, rollup_state
+from data.settings import DEFAULT_MILESTONES
+from queries import conversions, kpis, partners, reporting, stock, throughput, volumes
+from queries.filters import Filters
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/mar_bench10m"
+AS_OF = dt.date(2026, 11, 25)
+Call = Callable[[sa.Connection, Filters], Any]
+
+
+def _sidebar() -> list[Call]:
+    return [
+        partners.partner_options,
+        partners.account_manager_options,
+        lambda c, f: partners.product_options(c),
+    ]
+
+
+#: What each page asks the query layer for with the default filters (see dashboard/pages).
+PAGES: dict[str, list[Call]] = {
+    "overview": [
+        kpis.overview_kpis,
+        lambda c, f: throughput.throughput(c, f, "day"),
+        lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
+        lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
+        stock.stock_on_hand,
+    ],
+    "partners": [
+        volumes.partner_volumes,
+        lambda c, f: volumes.partner_volume_series(c, f.replace(partner_ids=(1, 2, 3, 4, 5))),
+        lambda c, f: throughput.installation_breakdown(c, f, "product"),
+        lambda c, f: throughput.installation_breakdown(c, f, "segment"),
+    ],
+    "partner_detail": [
+        lambda c, f: partners.partner_profile(c, f, 1),
+        lambda c, f: stock.allocation_vs_consumption(c, f.replace(partner_ids=(1,))),
+        lambda c, f: throughput.throughput(c, f.replace(partner_ids=(1,)), "week"),
+        lambda c, f: reporting.report_status(c, f.replace(partner_ids=(1,))),
+    ],
+    "conversions": [
+        conversions.conversion_summary,
+        conversions.conversion_funnel,
+        conversions.time_to_convert,
+        conversions.conversions_over_time,
+        conversions.stuck_partners,
+        conversions.lost_reasons,
+        conversions.lost_partners,
+    ],
+    "stock": [stock.stock_on_hand, stock.allocation_vs_consumption],
+    "throughput": [
+        lambda c, f: throughput.throughput(c, f, "week"),
+        lambda c, f: throughput.installation_breakdown(c, f, "product"),
+        lambda c, f: throughput.installation_breakdown(c, f, "site"),
+        lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
+        lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
+    ],
+    "reporting": [
+        reporting.reporting_backlog,
+        reporting.late_report_trend,
+        reporting.report_status,
+    ],
+}
+
+
+@dataclasses.dataclass
+class Timing:
+    page: str
+    cold: float
+    warm: float
+    bare: float
+    raw: float
+    naive: float | None
+    naive_peak_mb: float | None
+
+
+def _median(run: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+@contextlib.contextmanager
+def _captured(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+
+def _page_calls(engine: sa.Engine, calls: list[Call], filters: Filters) -> None:
+    with engine.connect() as connection:
+        for call in calls:
+            call(connection, filters)
+
+
+def _replay(engine: sa.Engine, statements: list[tuple[str, Any]]) -> None:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+        cursor.close()
+    finally:
+        raw.close()
+
+
+@contextlib.contextmanager
+def _rollups_off(engine: sa.Engine) -> Iterator[None]:
+    """Hide the rollups from the query layer inside a transaction rolled back afterwards."""
+    with engine.connect() as connection:
+        saved = connection.execute(sa.select(rollup_state)).all()
+    with engine.begin() as connection:
+        connection.execute(rollup_state.delete())
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(rollup_state.delete())
+            connection.execute(rollup_state.insert(), [row._asdict() for row in saved])
+
+
+_NAIVE_SCRIPT = """
+import datetime as dt, resource, sys, time, polars as pl, sqlalchemy as sa
+url, first, last = sys.argv[1:4]
+engine = sa.create_engine(url)
+start = time.perf_counter()
+with engine.connect() as connection:
+    rows = pl.read_database(
+        sa.text(
+            "SELECT i.installed_at, i.status, i.partner_id, p.code AS product"
+            " FROM installations i JOIN products p ON p.id = i.product_id"
+            " WHERE i.installed_at >= :first AND i.installed_at < :last"
+        ),
+        connection,
+        execute_options={"parameters": {"first": dt.datetime.fromisoformat(first),
+                                        "last": dt.datetime.fromisoformat(last)}},
+    )
+if rows.schema["installed_at"] == pl.String:  # SQLite hands timestamps over as text
+    rows = rows.with_columns(pl.col("installed_at").str.to_datetime())
+weekly = (
+    rows.filter(pl.col("status") == "success")
+    .group_by(pl.col("installed_at").dt.truncate("1w"), "product").len()
+)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _naive(url: str, filters: Filters) -> tuple[float, float]:
+    """The naive dashboard in a fresh process: raw rows into Polars, aggregated there."""
+    last = filters.range_end + dt.timedelta(days=1)
+    result = subprocess.run(
+        [sys.executable, "-c", _NAIVE_SCRIPT, url, str(filters.date_from), str(last)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, peak = result.stdout.split()
+    return float(seconds), float(peak)
+
+
+_APPTEST_SCRIPT = """
+import resource, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.run()
+for page in sys.argv[2:]:
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, page
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _dashboard_peak_rss(url: str) -> float:
+    env = {**os.environ, "MAR_DATABASE_URL": url, "MAR_AS_OF": AS_OF.isoformat()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _APPTEST_SCRIPT,
+            str(ROOT / "dashboard" / "app.py"),
+            *[page for page in PAGES if page != "overview"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return float(result.stdout.split()[-1])
+
+
+def _warm_runner(engine: sa.Engine, calls: list[Call], filters: Filters) -> Callable[[], None]:
+    """The page's calls through a `st.cache_data` cache, as the dashboard makes them."""
+    import streamlit as st
+
+    @st.cache_data(show_spinner=False)
+    def cached(index: int, filters: Filters) -> object:
+        with engine.connect() as connection:
+            return calls[index](connection, filters)
+
+    def run() -> None:
+        for index in range(len(calls)):
+            cached(index, filters)
+
+    run()
+    return run
+
+
+def ensure_demo(engine: sa.Engine, installations: int) -> None:
+    with engine.connect() as connection:
+        present = has_data_tables(connection)
+    if not present:
+        print(f"building a {installations:,}-installation demo …", file=sys.stderr)
+        generate_demo(engine, installations=installations, seed=42, as_of=AS_OF)
+    with engine.begin() as connection:
+        create_schema(connection)
+        if connection.execute(sa.select(rollup_state)).first() is None:
+            print("refreshing rollups …", file=sys.stderr)
+            refresh_all(connection)
+
+
+def measure(url: str, runs: int, naive: bool = True) -> list[Timing]:
+    engine = make_engine(url)
+    filters = Filters.default(AS_OF)
+    timings = []
+    for page, calls in PAGES.items():
+        _page_calls(engine, calls, filters)  # the database's own caches warm, as in use
+        page_run = functools.partial(_page_calls, engine, calls, filters)
+        cold = _median(page_run, runs)
+        with _captured(engine) as statements:
+            _page_calls(engine, calls, filters)
+        bare = _median(lambda: _replay(engine, statements), runs)
+        warm = _median(_warm_runner(engine, calls, filters), runs)
+        with _rollups_off(engine):
+            raw = _median(page_run, max(1, runs // 2))
+        naive_seconds, naive_peak = (
+            _naive(url, filters)
+            if naive and page in ("overview", "partners", "throughput")
+            else (None, None)
+        )
+        timings.append(Timing(page, cold, warm, bare, raw, naive_seconds, naive_peak))
+        print(f"measured {page}", file=sys.stderr)
+    engine.dispose()
+    return timings
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:,.1f} ms"
+
+
+def report(timings: Sequence[Timing], peak_rss: float | None) -> str:
+    lines = [
+        "| page | cold | warm | bare SQL | cold ÷ bare | raw tables | raw ÷ cold | naive | "
+        "naive ÷ cold | naive peak |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in timings:
+        naive_ratio = "—" if t.naive is None else f"{t.naive / t.cold:,.0f}x"
+        peak = "—" if t.naive_peak_mb is None else f"{t.naive_peak_mb:,.0f} MB"
+        lines.append(
+            f"| {t.page} | {_ms(t.cold)} | {_ms(t.warm)} | {_ms(t.bare)} | "
+            f"{t.cold / t.bare:.2f} | {_ms(t.raw)} | {t.raw / t.cold:,.1f}x | {_ms(t.naive)} | "
+            f"{naive_ratio} | {peak} |"
+        )
+    if peak_rss is not None:
+        lines.append(f"\nDashboard process peak RSS through all pages: {peak_rss:,.0f} MB")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--installations", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-rss", action="store_true")
+    args = parser.parse_args(argv)
+    engine = make_engine(args.url)
+    ensure_demo(engine, args.installations)
+    engine.dispose()
+    timings = measure(args.url, args.runs, naive=not args.skip_naive)
+    peak = None if args.skip_rss else _dashboard_peak_rss(args.url)
+    print(report(timings, peak))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
