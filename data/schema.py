@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
+metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
 
 KEY_STATES = ("fulfilled", "allocated", "consumed", "reported", "returned")
 SEGMENTS = ("education", "authority", "nonprofit")
@@ -21,7 +21,7 @@ FAMILIES = ("windows", "office")
 
 def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
     allowed = ", ".join(f"'{v}'" for v in values)
-    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"ck_%(table_name)s_{column}")
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=column)
 
 
 account_managers = sa.Table(
@@ -44,7 +44,7 @@ partners = sa.Table(
     sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
     sa.Column("joined_at", sa.DateTime),
     _one_of("size_class", SIZE_CLASSES),
-    sa.CheckConstraint("length(country) = 2", name="ck_partners_country"),
+    sa.CheckConstraint("length(country) = 2", name="country"),
     sa.Index("ix_partners_account_manager", "account_manager_id"),
 )
 
@@ -82,7 +82,7 @@ key_orders = sa.Table(
     sa.Column("fulfilled_at", sa.DateTime),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price", sa.Numeric(12, 2)),
-    sa.CheckConstraint("quantity > 0", name="ck_key_orders_quantity"),
+    sa.CheckConstraint("quantity > 0", name="quantity"),
 )
 
 keys = sa.Table(
@@ -105,7 +105,7 @@ keys = sa.Table(
         " AND (reported_at IS NULL OR (consumed_at IS NOT NULL AND reported_at >= consumed_at))"
         " AND (returned_at IS NULL OR (consumed_at IS NULL AND returned_at >= fulfilled_at"
         " AND (allocated_at IS NULL OR returned_at >= allocated_at)))",
-        name="ck_keys_forward_only",
+        name="forward_only",
     ),
     sa.Index("ix_keys_product_state", "product_id", "state"),
     sa.Index("ix_keys_partner_allocated", "partner_id", "allocated_at"),
@@ -141,7 +141,7 @@ licence_reports = sa.Table(
     sa.UniqueConstraint("partner_id", "period", name="uq_licence_reports_partner_period"),
     sa.CheckConstraint(
         "reported_installations IS NULL OR reported_installations >= 0",
-        name="ck_licence_reports_reported_installations",
+        name="reported_installations",
     ),
 )
 
@@ -154,7 +154,7 @@ users = sa.Table(
     _one_of("role", ROLES),
     sa.CheckConstraint(
         "role <> 'account_manager' OR account_manager_id IS NOT NULL",
-        name="ck_users_account_manager_scope",
+        name="account_manager_scope",
     ),
 )
 
