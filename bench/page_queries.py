@@ -215,7 +215,7 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=300)
 at.run()
 for page in sys.argv[2:]:
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"dashboard/pages/{page}.py")
     at.run()
     assert not at.exception, page
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -229,7 +229,7 @@ def _dashboard_peak_rss(url: str) -> float:
             sys.executable,
             "-c",
             _APPTEST_SCRIPT,
-            str(ROOT / "dashboard" / "app.py"),
+            str(ROOT / "streamlit_app.py"),
             *[page for page in PAGES if page != "overview"],
         ],
         capture_output=True,

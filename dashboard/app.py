@@ -1,4 +1,4 @@
-"""The Streamlit entrypoint: it only routes.  It decides who is looking, then runs the page.
+"""Routing: it decides who is looking, then runs the page (started by `streamlit_app.py`).
 
 Every failure the viewer can do something about ends in one sentence here, never a traceback.
 `st.navigation` is called on every run, also for sign-in and error screens, so Streamlit never
@@ -84,4 +84,5 @@ def main() -> None:
         st.error(str(exc))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,7 @@ from queries.filters import Filters
 from queries.partners import ensure_partners_visible
 from queries.sql import GRAINS
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 
 
 def _parser() -> argparse.ArgumentParser:

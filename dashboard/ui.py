@@ -59,7 +59,7 @@ def open_partner(partner_id: int) -> None:
     """Go to the partner detail page for one partner, keeping the other filters."""
     params = {name: ",".join(values) for name, values in filters().to_params().items()}
     params["partner"] = str(partner_id)
-    st.switch_page("pages/partner_detail.py", query_params=params)
+    st.switch_page("dashboard/pages/partner_detail.py", query_params=params)
 
 
 def _column_config(frame: pl.DataFrame, labels: Mapping[str, str]) -> dict[str, object]:

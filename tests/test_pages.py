@@ -18,7 +18,7 @@ from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
 PAGES = (
     "overview",
@@ -65,7 +65,7 @@ def _open(app: AppTest, page: str, **params: str) -> AppTest:
         app.query_params[name] = value
     app.run()
     if page != "overview":
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"dashboard/pages/{page}.py")
         app.run()
     return app
 
