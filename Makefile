@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install browser postgres lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install postgres
 	$(BIN)/python -m bench.page_queries

@@ -27,6 +27,20 @@ SUNSET_DATES = (
 )
 
 
+#: Legend names for the series the metric frames name in snake case.
+SERIES_NAMES = {
+    "installations": "Successful",
+    "failed": "Failed",
+    "mar_stock": "MAR stock",
+    "partner_stock": "Partner stock",
+    "contracts_signed": "Contracts signed",
+    "lost": "Lost",
+    "on_time": "On time",
+    "late": "Late",
+    "missing": "Missing",
+}
+
+
 def colour_map(values: Sequence[str]) -> dict[str, str]:
     """A stable colour per value (products by code), independent of which values are shown."""
     return {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(sorted(values))}
@@ -43,6 +57,7 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
         legend_title_text="",
     )
     figure.update_yaxes(tickformat=",d", rangemode="tozero")
+    figure.for_each_trace(lambda trace: trace.update(name=SERIES_NAMES.get(trace.name, trace.name)))
     return figure
 
 
@@ -72,8 +87,11 @@ def cumulative_with_milestones(
                 annotation_text=label,
                 annotation_position="top left",
             )
-    if not projected.is_empty() and projected["projected_on"][0] is not None:
-        row = projected.row(0, named=True)
+    row = projected.row(0, named=True) if not projected.is_empty() else {}
+    first, last = series["period"].min(), series["period"].max()
+    # A projection far beyond the shown period would squash the real curve into a corner;
+    # the page states its date in words instead.
+    if row.get("projected_on") and row["projected_on"] - last <= last - first:
         figure.add_trace(
             go.Scatter(
                 x=[series["period"].max(), row["projected_on"]],
@@ -180,7 +198,7 @@ def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
 
 
 def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
-    figure = px.bar(distribution, x="days", y="partners")
+    figure = px.histogram(distribution, x="days", y="partners", histfunc="sum", nbins=30)
     figure.update_traces(
         marker_color=PALETTE[4], hovertemplate="%{x} days: %{y:,d} partners<extra></extra>"
     )
@@ -226,11 +244,14 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
         line_dash="dot",
         line_color="#ef4444",
         annotation_text=f"{warning_days}-day threshold",
+        annotation_position="bottom right",
     )
     figure = _layout(
         figure, f"Days of cover and projected stock-out (as of {as_of})", "Days of cover", "Product"
     )
     figure.update_yaxes(tickformat=None)
+    longest = max([*shown["days_of_cover"].to_list(), warning_days])
+    figure.update_xaxes(range=[0, longest * 1.35])  # room for the date labels
     return figure
 
 

@@ -159,6 +159,7 @@ def current_filters(scope_account_manager_id: int | None = None) -> Filters:
             scope_account_manager_id=scope_account_manager_id
         )
         _check_known(filters)
+        st.session_state[_SAVED] = {name: list(values) for name, values in params.items()}
     except UserError as exc:
         st.error(str(exc))
         st.button("Reset filters", on_click=_reset, type="primary")
@@ -191,11 +192,10 @@ def _draw(filters: Filters, as_of_param: list[str]) -> None:
     sidebar = st.sidebar
     sidebar.caption(f"As of **{filters.as_of.isoformat()}** (UTC)")
     sidebar.selectbox("Period", [*PRESETS, CUSTOM], key="w_preset", on_change=_on_preset_change)
-    left, right = sidebar.columns(2)
     first = min(FIRST_DAY, filters.date_from)
     last = max(filters.as_of, filters.date_to)
-    for column, label, key in ((left, "From", "w_from"), (right, "To", "w_to")):
-        column.date_input(
+    for label, key in (("From", "w_from"), ("To", "w_to")):
+        sidebar.date_input(
             label,
             key=key,
             min_value=first,

@@ -19,6 +19,19 @@ from queries.partners import product_options
 _FILTERS = "mar.filters"
 _VIEWER = "mar.viewer"
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
+#: Column headers where the generated "Snake case" one would read wrongly.
+LABELS = {
+    "mar_stock": "MAR stock",
+    "consumed_28d": "Consumed (28 days)",
+    "consumption_per_day": "Consumed per day",
+    "low_cover": "Low cover",
+    "partner_id": "Partner #",
+    "product_code": "Product",
+    "oldest_due": "Oldest due",
+    "reached_on": "Reached on",
+    "previous_installations": "Previous period",
+    "change": "Change vs previous",
+}
 
 
 def set_viewer(viewer: Viewer) -> None:
@@ -65,9 +78,9 @@ def open_partner(partner_id: int) -> None:
 def _column_config(frame: pl.DataFrame, labels: Mapping[str, str]) -> dict[str, object]:
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
-        label = labels.get(name, name.replace("_", " ").capitalize())
+        label = labels.get(name) or LABELS.get(name) or name.replace("_", " ").capitalize()
         if name in PERCENT_COLUMNS:
-            config[name] = st.column_config.NumberColumn(label, format="percent")
+            config[name] = st.column_config.NumberColumn(label, format="%.1f%%")
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(label, format="localized")
         elif dtype.is_float():
@@ -96,9 +109,11 @@ def table(
     if frame.is_empty():
         st.info(empty)
         return []
+    shown = frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
     event = st.dataframe(
-        frame,
+        shown,
         hide_index=True,
+        placeholder="—",
         column_config=_column_config(frame, labels or {}),
         key=key or f"table-{report}",
         on_select="rerun" if selectable else "ignore",
@@ -113,7 +128,7 @@ def table(
 def download(frame: pl.DataFrame, report: str) -> None:
     """A CSV download button for `frame`, built from the same writer as the CLI export."""
     st.download_button(
-        f"Download CSV ({frame.height:,} rows)",
+        f"Download CSV ({frame.height:,} {'row' if frame.height == 1 else 'rows'})",
         data=lambda: to_csv(frame),
         file_name=file_name(report, filters()),
         mime="text/csv",

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 Grain = Literal["day", "week", "month"]
 GRAINS: tuple[Grain, ...] = ("day", "week", "month")
@@ -22,6 +23,12 @@ class _Truncate(FunctionElement[dt.date]):
 
     type = sa.Date()
     inherit_cache = True
+    #: The grain is part of the statement cache key: without it the first grain compiled
+    #: would be reused for every other one.
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy declares it a plain attribute)
+        *FunctionElement._traverse_internals,
+        ("grain", InternalTraversal.dp_string),
+    ]
 
     def __init__(self, grain: Grain, value: ColumnElement[Any]) -> None:
         self.grain = grain

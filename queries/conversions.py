@@ -20,6 +20,7 @@ from queries.sql import (
     Grain,
     count_where,
     days_between,
+    end_of,
     happened_by,
     not_happened_by,
     period_start,
@@ -234,3 +235,22 @@ def lost_partners(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
         .drop("lost_at")
         .select("partner_id", "partner_name", "last_stage", "lost_on", "reason")
     )
+
+
+def conversion_history(
+    connection: sa.Connection, filters: Filters, partner_id: int
+) -> pl.DataFrame:
+    """One row per stage one former RRP reached by the as-of date, in funnel order, then
+    `lost` when it was lost; empty for a partner that was never an RRP."""
+    stages = [*STAGES, ("lost", conversions.c.lost_at)]
+    statement = sa.select(*(column for _, column in stages)).where(
+        conversions.c.partner_id == partner_id, *_in_scope(filters)
+    )
+    row = connection.execute(statement).first()
+    horizon = end_of(filters.as_of)
+    reached = [
+        (name, stamp.date())
+        for (name, _), stamp in zip(stages, row or (), strict=False)
+        if stamp is not None and stamp < horizon
+    ]
+    return pl.DataFrame(reached, schema={"stage": pl.String, "reached_on": pl.Date}, orient="row")

@@ -189,6 +189,8 @@ def _one_date(params: Mapping[str, str | Sequence[str]], name: str) -> dt.date |
 
 
 def _shown(value: str) -> str:
-    """A value as a message quotes it: at most 40 characters, on one line."""
-    short = value if len(value) <= 40 else f"{value[:40]}…"
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in short)
+    """A value as a message quotes it: on one line, control characters escaped, at most 40
+    characters and an ellipsis."""
+    escaped = (c if c.isprintable() else c.encode("unicode_escape").decode() for c in value[:41])
+    text = "".join(escaped)
+    return text if len(text) <= 40 else f"{text[:40]}…"

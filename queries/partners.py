@@ -11,9 +11,12 @@ import sqlalchemy as sa
 from data.errors import UserError
 from data.schema import account_managers, conversions, partners, products
 from queries.filters import Filters
+from queries.reporting import reporting_backlog
 from queries.run import fetch
 from queries.scope import partner_conditions
 from queries.sql import end_of
+from queries.stock import allocation_vs_consumption
+from queries.volumes import partner_volumes
 
 
 class UnknownPartner(UserError):
@@ -147,3 +150,33 @@ def ensure_partners_visible(connection: sa.Connection, filters: Filters) -> None
     for partner_id in filters.partner_ids:
         if partner_id not in visible:
             raise UnknownPartner(unknown_partner_message(partner_id))
+
+
+def partner_summary(connection: sa.Connection, filters: Filters, partner_id: int) -> pl.DataFrame:
+    """One row of one partner's headline figures: installations and key flows in the range,
+    keys in stock and missing licence reports at the as-of date."""
+    one = filters.replace(partner_ids=(partner_id,))
+    volumes = partner_volumes(connection, one)
+    keys = allocation_vs_consumption(connection, one)
+    backlog = reporting_backlog(connection, one)
+    key_row = keys.row(0, named=True) if not keys.is_empty() else {}
+    return pl.DataFrame(
+        {
+            "partner_id": [partner_id],
+            "partner_name": volumes["partner_name"].to_list()[:1] or [None],
+            "installations": [int(volumes["installations"].sum())],
+            "keys_allocated": [key_row.get("keys_allocated", 0)],
+            "keys_consumed": [key_row.get("keys_consumed", 0)],
+            "keys_in_stock": [key_row.get("keys_in_stock", 0)],
+            "missing_reports": [int(backlog["missing_reports"].sum())],
+        },
+        schema={
+            "partner_id": pl.Int64,
+            "partner_name": pl.String,
+            "installations": pl.Int64,
+            "keys_allocated": pl.Int64,
+            "keys_consumed": pl.Int64,
+            "keys_in_stock": pl.Int64,
+            "missing_reports": pl.Int64,
+        },
+    )

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from queries.filters import Filters
-from queries.sql import Grain
+from queries.sql import GRAINS, Grain
 from queries.throughput import (
     Breakdown,
     installation_breakdown,
@@ -273,3 +273,19 @@ def test_breakdown_honours_the_segment_filter(mix: sa.Engine) -> None:
         frame = installation_breakdown(conn, JUNE.replace(segments=("authority",)), "product")
 
     assert frame.rows() == [("W11P", 1, 1, 0.5)]
+
+
+def test_each_grain_is_used_when_one_engine_asks_for_several(engine: sa.Engine) -> None:
+    """Regression: the grain was missing from SQLAlchemy's statement cache key, so the first
+    grain compiled on an engine answered for every other one."""
+    with engine.begin() as conn:
+        add_partner(conn, 1)
+        add_product(conn, 1, "W11P")
+        add_installation(conn, 1, 1, 1, "2021-06-02T10:00")
+        add_installation(conn, 2, 1, 1, "2021-06-03T10:00")
+    june = Filters(
+        as_of=dt.date(2021, 6, 30), date_from=dt.date(2021, 6, 1), date_to=dt.date(2021, 6, 30)
+    )
+    with engine.connect() as conn:
+        heights = {grain: throughput(conn, june, grain).height for grain in GRAINS}
+    assert heights == {"day": 2, "week": 1, "month": 1}

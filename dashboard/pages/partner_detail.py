@@ -7,9 +7,9 @@ import streamlit as st
 
 from dashboard import charts, ui
 from dashboard import data_access as da
-from queries.partners import partner_options, partner_profile
+from queries.conversions import conversion_history
+from queries.partners import partner_options, partner_profile, partner_summary
 from queries.reporting import report_status
-from queries.stock import allocation_vs_consumption
 from queries.throughput import throughput
 
 filters = ui.page_filters()
@@ -37,63 +37,36 @@ st.caption(
     f"· account manager: {profile['account_manager'] or 'none'}"
 )
 
-keys = da.load(allocation_vs_consumption, filters)
-installs = da.load(throughput, filters, "week")
-reports = da.load(report_status, filters)
-key_row = keys.row(0, named=True) if not keys.is_empty() else {}
+summary = da.load(partner_summary, filters, partner_id)
+figures = summary.row(0, named=True)
 cards = st.columns(5)
-figures = (
-    ("Installations", int(installs["installations"].sum())),
-    ("Keys allocated", key_row.get("keys_allocated", 0)),
-    ("Keys consumed", key_row.get("keys_consumed", 0)),
-    ("Keys in stock", key_row.get("keys_in_stock", 0)),
-    ("Missing reports", reports.filter(pl.col("status") == "missing").height),
-)
-for column, (label, value) in zip(cards, figures, strict=True):
-    column.metric(label, ui.number(value), border=True)
+for column, name in zip(cards, list(figures)[2:], strict=True):
+    column.metric(name.replace("_", " ").capitalize(), ui.number(figures[name]), border=True)
 
 st.subheader("Conversion history")
-stages = (
-    "rrp_registered_at",
-    "contacted_at",
-    "applied_at",
-    "contract_signed_at",
-    "first_order_at",
-    "lost_at",
-)
-history = pl.DataFrame(
-    {
-        "stage": [s.removesuffix("_at").replace("_", " ") for s in stages],
-        "reached_on": [profile[s].date() if profile[s] else None for s in stages],
-    },
-    schema={"stage": pl.String, "reached_on": pl.Date},
-).filter(pl.col("reached_on").is_not_null())
+history = da.load(conversion_history, filters, partner_id)
 if history.is_empty():
     st.info("This partner was never a Registered Refurbisher; it has no conversion history.")
 else:
-    st.dataframe(history, hide_index=True)
+    ui.table(
+        history.with_columns(pl.col("stage").replace(charts.STAGE_LABELS)),
+        f"partner-{partner_id}-conversion",
+        empty="",
+    )
     if profile["lost_reason"]:
         st.warning(f"Lost: {profile['lost_reason']}")
 
-st.subheader("Installations per week")
+installs = da.load(throughput, filters, "week")
 if installs.is_empty():
     st.info("No installations in this date range — widen it in the sidebar.")
 else:
     st.plotly_chart(charts.installations_over_time(installs, "week"))
 
 st.subheader("Licence reports")
+reports = da.load(report_status, filters).drop("partner_id", "partner_name")
 ui.table(
     reports, f"partner-{partner_id}-reports", empty="No licence reports fall in this date range."
 )
 
 st.subheader("All figures")
-summary = pl.DataFrame(
-    [
-        {
-            "partner_id": partner_id,
-            "partner_name": profile["partner_name"],
-            **{label.lower().replace(" ", "_"): value for label, value in figures},
-        }
-    ]
-)
-ui.download(summary, f"partner-{partner_id}-summary")
+ui.table(summary, f"partner-{partner_id}-summary", empty="")

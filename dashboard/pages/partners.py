@@ -22,7 +22,6 @@ selected = ui.table(
     "partner-volumes",
     selectable=True,
     empty="No partners match these filters — clear the partner, region or manager filter.",
-    labels={"previous_installations": "Previous period", "change": "Change vs previous"},
 )
 if selected:
     partner_id = int(volumes["partner_id"][selected[0]])

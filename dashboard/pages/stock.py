@@ -32,12 +32,7 @@ if stock["stockout_date"].is_null().all():
     right.info("No key was consumed in the last 28 days, so no stock-out date can be projected.")
 else:
     right.plotly_chart(charts.stockout_dates(stock, filters.as_of, config.cover_warning_days))
-ui.table(
-    stock,
-    "stock",
-    empty="No products match these filters.",
-    labels={"consumption_per_day": "Consumed per day (28 d)", "low_cover": "Low cover"},
-)
+ui.table(stock, "stock", empty="No products match these filters.")
 
 st.subheader("Allocation vs consumption per partner")
 ui.table(
