@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
 from dashboard import auth, data_access, ui
-from data.errors import UserError, describe_database_error
+from data.errors import DATABASE_ERRORS, UserError, describe_database_error
 from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +69,7 @@ def main() -> None:
     st.logo(str(HERE / "logo.svg"), size="large")
     try:
         page = _route()
-    except OperationalError as exc:
+    except DATABASE_ERRORS as exc:
         message = describe_database_error(exc)
         page = _screen(lambda: _problem(message))
     except UserError as exc:
@@ -78,7 +77,7 @@ def main() -> None:
         page = _screen(lambda: _problem(message))
     try:
         page.run()
-    except OperationalError as exc:
+    except DATABASE_ERRORS as exc:
         st.error(describe_database_error(exc), icon=":material/cloud_off:")
     except UserError as exc:
         st.error(str(exc))

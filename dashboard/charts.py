@@ -105,19 +105,28 @@ def cumulative_with_milestones(
     return _layout(figure, "Cumulative installations and milestones", "Date", "Installations")
 
 
+def _bars(
+    frame: pl.DataFrame,
+    x: str,
+    series: dict[str, str],
+    hover: str,
+    *,
+    barmode: str = "stack",
+) -> go.Figure:
+    """One bar per value of `x` for each column in `series` (column → colour)."""
+    long = frame.unpivot(index=x, on=list(series), variable_name="series", value_name="value")
+    figure = px.bar(
+        long, x=x, y="value", color="series", barmode=barmode, color_discrete_map=series
+    )
+    figure.update_traces(hovertemplate=f"{hover}: %{{y:,d}}<extra>%{{fullData.name}}</extra>")
+    return figure
+
+
 def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
     """Successful and failed installations per period, stacked."""
-    long = series.unpivot(
-        index="period", on=["installations", "failed"], variable_name="status", value_name="count"
+    figure = _bars(
+        series, "period", {"installations": PALETTE[0], "failed": PALETTE[3]}, "%{x|%Y-%m-%d}"
     )
-    figure = px.bar(
-        long,
-        x="period",
-        y="count",
-        color="status",
-        color_discrete_map={"installations": PALETTE[0], "failed": PALETTE[3]},
-    )
-    figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra>%{fullData.name}</extra>")
     return _layout(figure, f"Installations per {grain}", grain.capitalize(), "Installations")
 
 
@@ -171,21 +180,14 @@ def funnel(stages: pl.DataFrame) -> go.Figure:
 
 
 def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
-    long = frame.unpivot(
-        index="period",
-        on=["contracts_signed", "lost"],
-        variable_name="event",
-        value_name="partners",
-    )
-    figure = px.bar(
-        long,
-        x="period",
-        y="partners",
-        color="event",
+    """Contracts signed and partners lost per month, with the RRP sunset dates marked."""
+    figure = _bars(
+        frame,
+        "period",
+        {"contracts_signed": PALETTE[2], "lost": PALETTE[3]},
+        "%{x|%Y-%m}",
         barmode="group",
-        color_discrete_map={"contracts_signed": PALETTE[2], "lost": PALETTE[3]},
     )
-    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
     for day, label in SUNSET_DATES:
         figure.add_vline(
             x=dt.datetime.combine(day, dt.time()).timestamp() * 1000,
@@ -206,20 +208,9 @@ def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
 
 
 def stock_by_product(stock: pl.DataFrame) -> go.Figure:
-    long = stock.unpivot(
-        index="product_code",
-        on=["mar_stock", "partner_stock"],
-        variable_name="held_by",
-        value_name="keys",
+    figure = _bars(
+        stock, "product_code", {"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]}, "%{x}"
     )
-    figure = px.bar(
-        long,
-        x="product_code",
-        y="keys",
-        color="held_by",
-        color_discrete_map={"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]},
-    )
-    figure.update_traces(hovertemplate="%{x}: %{y:,d} keys<extra>%{fullData.name}</extra>")
     return _layout(figure, "Keys in stock per product", "Product", "Keys")
 
 
@@ -256,18 +247,10 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
 
 
 def late_reports(trend: pl.DataFrame) -> go.Figure:
-    long = trend.unpivot(
-        index="period",
-        on=["on_time", "late", "missing"],
-        variable_name="status",
-        value_name="reports",
+    figure = _bars(
+        trend,
+        "period",
+        {"on_time": PALETTE[2], "late": PALETTE[1], "missing": PALETTE[3]},
+        "%{x|%Y-%m}",
     )
-    figure = px.bar(
-        long,
-        x="period",
-        y="reports",
-        color="status",
-        color_discrete_map={"on_time": PALETTE[2], "late": PALETTE[1], "missing": PALETTE[3]},
-    )
-    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
     return _layout(figure, "Licence reports per month by status", "Report period", "Reports")

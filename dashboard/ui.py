@@ -14,7 +14,9 @@ from data.audit import record_export
 from queries.access import Viewer
 from queries.exports import file_name, to_csv
 from queries.filters import Filters
+from queries.kpis import Kpi
 from queries.partners import product_options
+from queries.sql import GRAINS, Grain
 
 _FILTERS = "mar.filters"
 _VIEWER = "mar.viewer"
@@ -151,27 +153,26 @@ def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:
     return f"{value:,.{decimals}f}{suffix}"
 
 
-def kpi(
-    label: str,
-    value: float | None,
-    previous: float | None,
-    *,
-    decimals: int = 0,
-    suffix: str = "",
-    percent: bool = False,
-    inverse: bool = False,
-    help: str = "",
-) -> None:
+def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:
     """A KPI card with its change against the previous period."""
-    scale = 100 if percent else 1
+    scale = 100 if figure.percent else 1
     shown = None if value is None else value * scale
     before = None if previous is None else previous * scale
     delta = None if shown is None or before is None else shown - before
+    unit = "pp" if figure.percent else ""
     st.metric(
-        label,
-        number(shown, decimals=decimals, suffix="%" if percent else suffix),
-        delta=None if delta is None else f"{delta:+,.{decimals}f}{'pp' if percent else ''}",
-        delta_color="inverse" if inverse else "normal",
-        help=help or None,
+        figure.label,
+        number(shown, decimals=figure.decimals, suffix="%" if figure.percent else ""),
+        delta=None if delta is None else f"{delta:+,.{figure.decimals}f}{unit}",
+        delta_color="inverse" if figure.lower_is_better else "normal",
+        help=figure.description,
         border=True,
     )
+
+
+def grain_switch() -> Grain:
+    """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods."""
+    grain: Grain = st.segmented_control(
+        "Periods", GRAINS, default="week", key="grain", bind="query-params", required=True
+    )
+    return grain

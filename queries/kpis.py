@@ -6,6 +6,8 @@ figures (stock, cover, backlog, conversions) are taken at its last day.
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import sqlalchemy as sa
 
@@ -15,15 +17,53 @@ from queries.filters import Filters
 from queries.reporting import reporting_backlog
 from queries.stock import CONSUMPTION_WINDOW_DAYS, stock_on_hand
 
-KPI_NAMES = (
-    "installations",
-    "active_partners",
-    "converted_rrps",
-    "conversion_rate",
-    "keys_in_stock",
-    "days_of_cover",
-    "partners_behind_on_reporting",
+
+@dataclasses.dataclass(frozen=True)
+class Kpi:
+    """One headline figure: how it is named, what it means and how it reads best."""
+
+    name: str
+    label: str
+    description: str
+    decimals: int = 0
+    percent: bool = False
+    lower_is_better: bool = False
+
+
+KPIS = (
+    Kpi("installations", "Installations", "Successful installations in the date range."),
+    Kpi(
+        "active_partners",
+        "Active partners",
+        "Partners with at least one successful installation in the range.",
+    ),
+    Kpi(
+        "converted_rrps",
+        "Converted RRPs",
+        "Former RRPs with a signed TPR contract by the as-of date.",
+    ),
+    Kpi(
+        "conversion_rate",
+        "Conversion rate",
+        "Contracts signed ÷ RRPs registered.",
+        decimals=1,
+        percent=True,
+    ),
+    Kpi("keys_in_stock", "Keys in stock", "MAR and partner stock at the as-of date."),
+    Kpi(
+        "days_of_cover",
+        "Days of cover",
+        "Stock ÷ keys consumed per day over the last 28 days.",
+        decimals=1,
+    ),
+    Kpi(
+        "partners_behind_on_reporting",
+        "Behind on reporting",
+        "Partners with at least one missing licence report.",
+        lower_is_better=True,
+    ),
 )
+KPI_NAMES = tuple(kpi.name for kpi in KPIS)
 
 
 def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, data_access, ui
-from queries.kpis import overview_kpis
+from queries.kpis import KPIS, overview_kpis
 from queries.stock import stock_on_hand
 from queries.throughput import milestones, next_milestone, throughput
 
@@ -17,62 +17,13 @@ st.caption(
     "before."
 )
 
-kpis = {row["kpi"]: row for row in data_access.load(overview_kpis, filters).iter_rows(named=True)}
-cards = st.columns(4)
-with cards[0]:
-    ui.kpi(
-        "Installations",
-        kpis["installations"]["value"],
-        kpis["installations"]["previous"],
-        help="Successful installations in the date range.",
-    )
-with cards[1]:
-    ui.kpi(
-        "Active partners",
-        kpis["active_partners"]["value"],
-        kpis["active_partners"]["previous"],
-        help="Partners with at least one successful installation in the range.",
-    )
-with cards[2]:
-    ui.kpi(
-        "Converted RRPs",
-        kpis["converted_rrps"]["value"],
-        kpis["converted_rrps"]["previous"],
-        help="Former RRPs with a signed TPR contract by the as-of date.",
-    )
-with cards[3]:
-    ui.kpi(
-        "Conversion rate",
-        kpis["conversion_rate"]["value"],
-        kpis["conversion_rate"]["previous"],
-        percent=True,
-        decimals=1,
-        help="Contracts signed ÷ RRPs registered.",
-    )
-cards = st.columns(4)
-with cards[0]:
-    ui.kpi(
-        "Keys in stock",
-        kpis["keys_in_stock"]["value"],
-        kpis["keys_in_stock"]["previous"],
-        help="MAR and partner stock at the as-of date.",
-    )
-with cards[1]:
-    ui.kpi(
-        "Days of cover",
-        kpis["days_of_cover"]["value"],
-        kpis["days_of_cover"]["previous"],
-        decimals=1,
-        help="Stock ÷ keys consumed per day over the last 28 days.",
-    )
-with cards[2]:
-    ui.kpi(
-        "Behind on reporting",
-        kpis["partners_behind_on_reporting"]["value"],
-        kpis["partners_behind_on_reporting"]["previous"],
-        inverse=True,
-        help="Partners with at least one missing licence report.",
-    )
+figures = {
+    row["kpi"]: row for row in data_access.load(overview_kpis, filters).iter_rows(named=True)
+}
+for first in range(0, len(KPIS), 4):
+    for column, kpi in zip(st.columns(4), KPIS[first : first + 4], strict=False):
+        with column:
+            ui.kpi(kpi, figures[kpi.name]["value"], figures[kpi.name]["previous"])
 
 series = data_access.load(throughput, filters, "day")
 reached = data_access.load(milestones, filters, config.milestones)

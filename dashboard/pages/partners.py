@@ -27,14 +27,7 @@ if selected:
     partner_id = int(volumes["partner_id"][selected[0]])
     ui.open_partner(partner_id)
 
-grain = st.segmented_control(
-    "Periods",
-    ["day", "week", "month"],
-    default="week",
-    key="grain",
-    bind="query-params",
-    required=True,
-)
+grain = ui.grain_switch()
 series = da.load(
     partner_volume_series,
     filters.replace(

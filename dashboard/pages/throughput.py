@@ -11,14 +11,7 @@ from queries.throughput import installation_breakdown, milestones, next_mileston
 filters = ui.page_filters()
 config = da.settings()
 st.title("Installation throughput")
-grain = st.segmented_control(
-    "Periods",
-    ["day", "week", "month"],
-    default="week",
-    key="grain",
-    bind="query-params",
-    required=True,
-)
+grain = ui.grain_switch()
 series = da.load(throughput, filters, grain)
 if series.is_empty():
     st.info("No installations for these filters — widen the date range or clear filters.")
