@@ -11,6 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+#: How long a page waits for a pooled connection when no statement timeout bounds the wait.
+POOL_WAIT_SECONDS = 30
+
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -48,7 +51,10 @@ def make_engine(
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=connect_timeout_seconds,
+        # A checkout waits as long as a statement may run: by then a connection in use has
+        # been freed or its statement cancelled.  Waiting only the connect timeout made busy
+        # pages fail under load (20 concurrent first visits) although nothing was wrong.
+        pool_timeout=max(connect_timeout_seconds, statement_timeout_seconds or POOL_WAIT_SECONDS),
     )
 
 

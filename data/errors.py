@@ -1,5 +1,7 @@
 """Errors the user can fix; their message is one plain sentence shown as it is."""
 
+import sqlalchemy.exc
+
 
 class UserError(Exception):
     """A problem with input or configuration that the user, not the code, must fix."""
@@ -16,8 +18,20 @@ STATEMENT_TIMEOUT = (
 )
 
 
+DATABASE_BUSY = (
+    "The database is busy: every connection stayed in use while this page waited for one; "
+    "try again in a moment."
+)
+
+#: The failures `describe_database_error` explains: the server, or the pool in front of it.
+DATABASE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError)
+
+
 def describe_database_error(error: Exception) -> str:
-    """One sentence for a database failure: a cancelled slow query or an unreachable server."""
+    """One sentence for a database failure: a cancelled slow query, a pool with no free
+    connection in time, or an unreachable server."""
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        return DATABASE_BUSY
     if getattr(getattr(error, "orig", None), "pgcode", None) == "57014":
         return STATEMENT_TIMEOUT
     return DATABASE_UNREACHABLE
