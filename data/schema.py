@@ -207,8 +207,6 @@ rollup_state = sa.Table(
     sa.Column("complete_through", sa.Date, nullable=False),
 )
 
-ROLLUP_TABLES: tuple[sa.Table, ...] = (installation_rollup, key_rollup, rollup_state)
-
 #: The tables of the import format, parents before children (the order to load them in).
 DATA_TABLES: tuple[sa.Table, ...] = (
     account_managers,
