@@ -152,7 +152,7 @@ def breakdown_bar(
         hovertemplate="%{y}: %{x:,d} installations<extra></extra>", showlegend=False
     )
     figure = _layout(figure, f"Installations by {by}", "Installations", by.capitalize())
-    figure.update_yaxes(autorange="reversed", tickformat=None)
+    figure.update_yaxes(tickformat=None, categoryorder="total ascending")
     figure.update_xaxes(tickformat=",d")
     return figure
 
