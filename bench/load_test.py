@@ -110,14 +110,16 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback address, for a server of our own."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _healthy(base: str) -> bool:
+def healthy(base: str) -> bool:
+    """Whether the Streamlit server at `base` answers its health check."""
     try:
         with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
             return bool(response.read().strip() == b"ok")
@@ -169,7 +171,7 @@ def serve(url: str, as_of: str, port: int, log: Path) -> Iterator[Server]:
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _healthy(base):
+        while not healthy(base):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"streamlit did not start; its output:\n{log.read_text(errors='replace')}"
@@ -295,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mar-load-") as scratch:
         log = Path(scratch) / "streamlit.log"
         started = time.perf_counter()
-        with serve(args.url, args.as_of, args.port or _free_port(), log) as server:
+        with serve(args.url, args.as_of, args.port or free_port(), log) as server:
             idle_cpu = server.cpu_seconds()
             results = asyncio.run(
                 drive(

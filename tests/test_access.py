@@ -31,22 +31,11 @@ from queries.exports import REPORTS
 from queries.filters import Filters
 from queries.partners import unknown_partner_message
 from queries.volumes import partner_volumes
+from tests.apptest_support import APP, PAGES, open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
 RANGE_START = AS_OF - dt.timedelta(days=364)  # the default range: the last 365 days
 DAY_AFTER = AS_OF + dt.timedelta(days=1)
-PAGES = (
-    "overview",
-    "partners",
-    "partner_detail",
-    "conversions",
-    "stock",
-    "throughput",
-    "reporting",
-)
-#: Where the page files live, relative to app.py (AppTest.switch_page takes file paths).
-PAGES_DIR = "dashboard/pages"
 UNKNOWN = 999_999
 AUTH_SECRETS = {
     "auth": {
@@ -234,12 +223,7 @@ def demo_app(environment: None) -> AppTest:
 
 
 def _open(app: AppTest, page: str, **params: str) -> AppTest:
-    for name, value in params.items():
-        app.query_params[name] = value
-    app.run()
-    if page != "overview":
-        app.switch_page(f"{PAGES_DIR}/{page}.py")
-        app.run()
+    open_page(app, page, **params)
     assert not app.exception, app.exception
     return app
 
@@ -298,7 +282,7 @@ def test_management_has_the_audit_log_in_the_navigation(
     signed_in: Callable[[str], AppTest], management_email: str
 ) -> None:
     app = _open(signed_in(management_email), "overview")
-    app.switch_page(f"{PAGES_DIR}/audit.py").run()
+    app.switch_page("dashboard/pages/audit.py").run()
     assert [title.value for title in app.title] == ["Audit log"]
 
 
@@ -398,7 +382,7 @@ def test_an_account_manager_does_not_have_the_audit_log_in_the_navigation(
 ) -> None:
     app = _open(signed_in(manager.email), "overview")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page(f"{PAGES_DIR}/audit.py")
+        app.switch_page("dashboard/pages/audit.py")
 
 
 def test_the_audit_log_stays_out_of_an_account_managers_navigation_after_a_rerun(
@@ -407,14 +391,14 @@ def test_the_audit_log_stays_out_of_an_account_managers_navigation_after_a_rerun
     app = _open(signed_in(manager.email), "overview")
     app.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page(f"{PAGES_DIR}/audit.py")
+        app.switch_page("dashboard/pages/audit.py")
 
 
 def test_a_deep_link_applies_the_signed_in_managers_scope(
     signed_in: Callable[[str], AppTest], manager: Manager
 ) -> None:
     app = signed_in(manager.email)
-    app.switch_page(f"{PAGES_DIR}/partners.py").run()
+    app.switch_page("dashboard/pages/partners.py").run()
     assert not app.exception
     assert _partner_volumes_shown(app) == manager.partner_ids
 
@@ -457,7 +441,7 @@ def test_a_deep_link_asks_a_signed_out_visitor_to_sign_in(
     sign_in: Callable[[dict[str, Any]], AppTest],
 ) -> None:
     app = sign_in({"is_logged_in": False})
-    app.switch_page(f"{PAGES_DIR}/partners.py").run()
+    app.switch_page("dashboard/pages/partners.py").run()
     assert not app.exception
     assert [button.label for button in app.button] == ["Sign in"]
     _assert_shows_no_data(app)

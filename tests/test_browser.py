@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageChops
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
 from data import schema
 from data.db import make_engine
 from data.demo import generate_demo
@@ -40,16 +40,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 AS_OF = dt.date(2026, 11, 25)
 VIEWPORT = {"width": 1440, "height": 1000}
 MAX_SCREENSHOT_HEIGHT = 8000
@@ -115,21 +105,6 @@ class App:
     first_visit: FirstVisit
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return bool(response.read().strip() == b"ok")
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _busiest_partner(url: str) -> int:
     """The former RRP that owes licence reports with the most successful installations in
     the default (last 365 days) range, so its detail page has charts and tables to show."""
@@ -169,7 +144,7 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def server(demo_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`streamlit run streamlit_app.py` on a free localhost port, stopped at teardown."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     command = [
         sys.executable,
@@ -192,7 +167,7 @@ def server(demo_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     running = Server(url=f"http://127.0.0.1:{port}", log=log)
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
-        while not _healthy(running.url):
+        while not healthy(running.url):
             if process.poll() is not None or time.monotonic() > deadline:
                 state = "exited" if process.poll() is not None else "did not answer in time"
                 pytest.fail(f"streamlit {state}; its output:\n{log.read_text(errors='replace')}")

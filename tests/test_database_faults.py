@@ -32,9 +32,9 @@ from data.demo import generate_demo
 from data.errors import DATABASE_BUSY, DATABASE_UNREACHABLE, STATEMENT_TIMEOUT
 from queries.filters import Filters
 from queries.volumes import partner_volumes
+from tests.apptest_support import APP
 
 PG_BIN = Path(os.environ.get("MAR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
 MAX_CONNECTIONS = 10
 POOL_SIZE = 5

@@ -34,6 +34,7 @@ from queries.filters import PARAMETERS, FilterError, Filters
 from queries.reporting import reporting_backlog
 from queries.scope import partner_in_scope, product_in_scope
 from queries.volumes import partner_volumes
+from tests.apptest_support import APP
 from tests.builders import (
     add_account_manager,
     add_installation,
@@ -44,7 +45,6 @@ from tests.builders import (
 )
 from tests.test_csv_import import DATASET, row_counts, write_dataset
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
 #: What the dashboard shows as one sentence; longer means a value was pasted in whole.
 MAX_MESSAGE_CHARS = 400

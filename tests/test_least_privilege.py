@@ -27,23 +27,13 @@ from data.db import make_engine
 from data.demo import generate_demo
 from queries.exports import REPORTS, build_report
 from queries.filters import Filters
+from tests.apptest_support import APP, open_page
+from tests.apptest_support import PAGES as APP_PAGES
 from tests.conftest import PG_URL, _postgres_admin_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
-#: Where the page files live, relative to app.py (AppTest.switch_page takes file paths).
-PAGES_DIR = "dashboard/pages"
-PAGES = (
-    "overview",
-    "partners",
-    "partner_detail",
-    "conversions",
-    "stock",
-    "throughput",
-    "reporting",
-    "audit",
-)
+PAGES = (*APP_PAGES, "audit")
 WRITES = {
     "insert a partner": "INSERT INTO partners (id, name, country, size_class) "
     "VALUES (999999, 'Intruder', 'DE', 'S')",
@@ -188,24 +178,16 @@ def app(monkeypatch: pytest.MonkeyPatch, dashboard_url: str) -> Iterator[AppTest
     st.cache_data.clear()
 
 
-def _open(app: AppTest, page: str) -> AppTest:
-    app.run()
-    if page != "overview":
-        app.switch_page(f"{PAGES_DIR}/{page}.py")
-        app.run()
-    return app
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_with_the_role(app: AppTest, page: str) -> None:
-    _open(app, page)
+    open_page(app, page)
     assert not app.exception
     assert not app.error
     assert app.title
 
 
 def test_a_download_is_audited_with_the_role(app: AppTest, owner_url: str) -> None:
-    _open(app, "partners")
+    open_page(app, "partners")
     before = _audit_count(owner_url)
     app.download_button(key="download-partner-volumes").click().run()
     assert not app.exception

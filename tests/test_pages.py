@@ -17,18 +17,9 @@ from streamlit.testing.v1 import AppTest
 from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE
+from tests.apptest_support import APP, PAGES, open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 AS_OF = dt.date(2026, 11, 25)
-PAGES = (
-    "overview",
-    "partners",
-    "partner_detail",
-    "conversions",
-    "stock",
-    "throughput",
-    "reporting",
-)
 
 
 @pytest.fixture(scope="session")
@@ -60,23 +51,13 @@ def _scalar(url: str, sql: str, **params: object) -> int:
     return int(value)
 
 
-def _open(app: AppTest, page: str, **params: str) -> AppTest:
-    for name, value in params.items():
-        app.query_params[name] = value
-    app.run()
-    if page != "overview":
-        app.switch_page(f"dashboard/pages/{page}.py")
-        app.run()
-    return app
-
-
 def _metric(app: AppTest, label: str) -> str:
     return next(m.value for m in app.metric if m.label == label)
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception_or_error(app: AppTest, page: str) -> None:
-    _open(app, page)
+    open_page(app, page)
     assert not app.exception
     assert not app.error
     assert app.title
@@ -88,7 +69,7 @@ def test_overview_shows_installations_of_the_last_365_days(app: AppTest, demo_ur
         "SELECT count(*) FROM installations WHERE status = 'success' "
         "AND installed_at >= '2025-11-26' AND installed_at < '2026-11-26'",
     )
-    _open(app, "overview")
+    open_page(app, "overview")
     assert _metric(app, "Installations") == f"{expected:,}"
 
 
@@ -98,26 +79,26 @@ def test_url_partner_filter_changes_the_overview_figures(app: AppTest, demo_url:
         "SELECT count(*) FROM installations WHERE status = 'success' AND partner_id = 3 "
         "AND installed_at >= '2026-01-01' AND installed_at < '2026-07-01'",
     )
-    _open(app, "overview", partner="3", **{"from": "2026-01-01", "to": "2026-06-30"})
+    open_page(app, "overview", partner="3", **{"from": "2026-01-01", "to": "2026-06-30"})
     assert _metric(app, "Installations") == f"{expected:,}"
     assert _metric(app, "Active partners") in {"0", "1"}
 
 
 def test_url_parameters_set_the_sidebar_widgets(app: AppTest) -> None:
-    _open(app, "partners", segment="education", **{"from": "2026-01-01", "to": "2026-06-30"})
+    open_page(app, "partners", segment="education", **{"from": "2026-01-01", "to": "2026-06-30"})
     assert app.date_input(key="w_from").value == dt.date(2026, 1, 1)
     assert app.date_input(key="w_to").value == dt.date(2026, 6, 30)
     assert app.multiselect(key="w_segment").value == ["education"]
 
 
 def test_changing_a_sidebar_widget_writes_the_url(app: AppTest) -> None:
-    _open(app, "overview")
+    open_page(app, "overview")
     app.multiselect(key="w_segment").select("nonprofit").run()
     assert app.query_params["segment"] == "nonprofit"
 
 
 def test_a_preset_sets_the_date_range(app: AppTest) -> None:
-    _open(app, "overview")
+    open_page(app, "overview")
     app.selectbox(key="w_preset").select("Last 30 days").run()
     assert app.query_params["from"] == "2026-10-27"
     assert app.query_params["to"] == "2026-11-25"
@@ -136,7 +117,7 @@ def test_a_preset_sets_the_date_range(app: AppTest) -> None:
 def test_a_bad_url_parameter_shows_one_clear_sentence(
     app: AppTest, params: dict[str, str], words: str
 ) -> None:
-    _open(app, "overview", **params)
+    open_page(app, "overview", **params)
     assert not app.exception
     assert len(app.error) == 1
     assert words in app.error[0].value
@@ -147,13 +128,13 @@ def test_partner_detail_opens_the_partner_named_in_the_url(app: AppTest, demo_ur
     with engine.connect() as connection:
         name = connection.execute(sa.text("SELECT name FROM partners WHERE id = 5")).scalar_one()
     engine.dispose()
-    _open(app, "partner_detail", partner="5")
+    open_page(app, "partner_detail", partner="5")
     assert not app.exception
     assert any(name in header.value for header in app.header)
 
 
 def test_partner_detail_without_a_partner_offers_a_chooser(app: AppTest) -> None:
-    _open(app, "partner_detail")
+    open_page(app, "partner_detail")
     assert not app.exception
     assert [box.label for box in app.main.selectbox] == ["Partner"]
 
@@ -162,7 +143,7 @@ def test_database_without_tables_shows_what_to_do(
     app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MAR_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    _open(app, "overview")
+    open_page(app, "overview")
     assert not app.exception
     assert "mar-insight demo" in app.error[0].value
 
@@ -172,6 +153,6 @@ def test_unreachable_database_shows_one_sentence(
 ) -> None:
     monkeypatch.setenv("MAR_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:9/none")
     monkeypatch.setenv("MAR_CONNECT_TIMEOUT_SECONDS", "1")
-    _open(app, "overview")
+    open_page(app, "overview")
     assert not app.exception
     assert [e.value for e in app.error] == [DATABASE_UNREACHABLE]
