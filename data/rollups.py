@@ -1,9 +1,11 @@
-"""Daily rollups of installations and key events, kept by the loaders.
+"""Rollups of installations and key events, kept by the loaders.
 
 At ten million installations the pages cannot aggregate the raw tables on every view; they
-read these day-grain tables instead.  `rollup_state.complete_through` says up to which day a
-rollup is complete: the query layer reads the rollup up to that day and the raw tables after
-it (queries/facts.py), so a row written after the last refresh is never missed.
+read these tables instead.  Two day-grain rollups are built from the raw tables; from them,
+coarser ones: per month (ranges and positions over years per partner) and day totals without
+partners (the management views).  `rollup_state.complete_through` says up to which day the
+rollups are complete: the query layer reads them up to that day and the raw tables after it
+(queries/facts.py), so a row written after the last refresh is never missed.
 Loaders refresh what they touched (`refresh_days`); `mar-insight refresh` rebuilds all.
 """
 
@@ -17,9 +19,29 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.dialect import period_start
-from data.schema import installation_rollup, installations, key_rollup, keys, rollup_state
+from data.schema import (
+    installation_day_totals,
+    installation_month_rollup,
+    installation_rollup,
+    installations,
+    key_day_totals,
+    key_month_rollup,
+    key_rollup,
+    keys,
+    rollup_state,
+)
 
-ROLLUP_NAME = "daily"
+#: Names the set of rollup tables: a database whose state names another set (built by an
+#: older version, without the coarser tables) is read raw until `mar-insight refresh`.
+ROLLUP_NAME = "daily+monthly"
+ROLLUP_TABLES = (
+    installation_rollup,
+    key_rollup,
+    installation_month_rollup,
+    installation_day_totals,
+    key_month_rollup,
+    key_day_totals,
+)
 KEY_EVENTS = ("fulfilled_at", "allocated_at", "consumed_at", "returned_at")
 
 
@@ -94,11 +116,19 @@ _KEY_COUNTS = (
 )
 
 
+def complete_through(connection: sa.Connection) -> dt.date | None:
+    """The last day every rollup is complete for (None: not built by this version)."""
+    return connection.execute(
+        sa.select(rollup_state.c.complete_through).where(rollup_state.c.name == ROLLUP_NAME)
+    ).scalar()
+
+
 def refresh_all(connection: sa.Connection) -> None:
-    """Rebuild both rollups from the raw tables, inside the caller's transaction."""
-    connection.execute(installation_rollup.delete())
-    connection.execute(key_rollup.delete())
+    """Rebuild every rollup from the raw tables, inside the caller's transaction."""
+    for table in ROLLUP_TABLES:
+        connection.execute(table.delete())
     _insert(connection, None)
+    _derive(connection, None)
     _mark_complete(connection, _last_event_day(connection))
 
 
@@ -113,14 +143,15 @@ def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:
         )
         connection.execute(key_rollup.delete().where(key_rollup.c.day.between(first, last)))
         _insert(connection, (first, last))
-    state = connection.execute(sa.select(rollup_state.c.complete_through)).scalar()
+        _derive(connection, (first, last))
+    state = complete_through(connection)
     _mark_complete(connection, max([touched[-1], *([state] if state else [])]))
 
 
 def refresh_after_load(connection: sa.Connection, touched: Iterable[dt.date]) -> None:
     """Keep the rollups right after a load: only the touched days when the rollups exist,
     everything when they were never built."""
-    if connection.execute(sa.select(rollup_state.c.complete_through)).first() is None:
+    if complete_through(connection) is None:
         refresh_all(connection)
     else:
         refresh_days(connection, touched)
@@ -160,6 +191,64 @@ def _insert(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> 
             [c.name for c in key_rollup.columns], key_days_select(between)
         )
     )
+
+
+def _derive(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> None:
+    """Rebuild the coarser rollups from the daily ones: the whole months around `days`
+    (None: everything) and the day totals of `days`."""
+    months: tuple[dt.date, dt.date] | None = None
+    if days is not None:
+        months = (days[0].replace(day=1), _month_end(days[1]))
+    _rebuild(
+        connection,
+        installation_month_rollup,
+        installation_rollup,
+        months,
+        ("partner_id", "product_id", "segment", "site"),
+        ("successes", "failures"),
+    )
+    _rebuild(
+        connection,
+        installation_day_totals,
+        installation_rollup,
+        days,
+        ("product_id", "segment"),
+        ("successes", "failures"),
+    )
+    key_groups = ("product_id", "partner_id")
+    _rebuild(connection, key_month_rollup, key_rollup, months, key_groups, _KEY_COUNTS)
+    _rebuild(
+        connection, key_day_totals, key_rollup, days, ("product_id", "at_partner"), _KEY_COUNTS
+    )
+
+
+def _rebuild(
+    connection: sa.Connection,
+    target: sa.Table,
+    source: sa.Table,
+    days: tuple[dt.date, dt.date] | None,
+    groups: Sequence[str],
+    measures: Sequence[str],
+) -> None:
+    """Replace `target`'s rows for `days` (whole periods) by `source` aggregated to them."""
+    period_name = target.columns.keys()[0]
+    period = period_start(source.c.day, "month") if period_name == "month" else source.c.day
+    group_columns = [
+        source.c.partner_id.is_not(None) if name == "at_partner" else source.c[name]
+        for name in groups
+    ]
+    statement = sa.select(
+        period, *group_columns, *(sa.func.sum(source.c[name]) for name in measures)
+    ).group_by(period, *group_columns)
+    if days is not None:
+        connection.execute(target.delete().where(target.c[period_name].between(*days)))
+        statement = statement.where(source.c.day.between(*days))
+    connection.execute(target.insert().from_select([period_name, *groups, *measures], statement))
+
+
+def _month_end(day: dt.date) -> dt.date:
+    following = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return following - dt.timedelta(days=1)
 
 
 def _last_event_day(connection: sa.Connection) -> dt.date | None:

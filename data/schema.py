@@ -205,6 +205,62 @@ key_rollup = sa.Table(
     sa.Index("ix_key_rollup_partner_day", "partner_id", "day"),
 )
 
+# Coarser rollups derived from the two daily ones: a month per partner answers ranges and
+# positions over years in a few thousand rows; the day totals answer views without partners.
+installation_month_rollup = sa.Table(
+    "installation_month_rollup",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("site", sa.String(100)),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Index("ix_installation_month_rollup_month", "month"),
+    sa.Index("ix_installation_month_rollup_partner_month", "partner_id", "month"),
+)
+
+installation_day_totals = sa.Table(
+    "installation_day_totals",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Index("ix_installation_day_totals_day", "day"),
+)
+
+key_month_rollup = sa.Table(
+    "key_month_rollup",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("partner_id", sa.Integer),
+    sa.Column("fulfilled", sa.Integer, nullable=False),
+    sa.Column("allocated", sa.Integer, nullable=False),
+    sa.Column("consumed", sa.Integer, nullable=False),
+    sa.Column("returned_allocated", sa.Integer, nullable=False),
+    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    sa.Index("ix_key_month_rollup_month", "month"),
+    sa.Index("ix_key_month_rollup_partner_month", "partner_id", "month"),
+)
+
+key_day_totals = sa.Table(
+    "key_day_totals",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("at_partner", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("fulfilled", sa.Integer, nullable=False),
+    sa.Column("allocated", sa.Integer, nullable=False),
+    sa.Column("consumed", sa.Integer, nullable=False),
+    sa.Column("returned_allocated", sa.Integer, nullable=False),
+    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    sa.Index("ix_key_day_totals_day", "day"),
+)
+
 rollup_state = sa.Table(
     "rollup_state",
     metadata,

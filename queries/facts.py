@@ -1,118 +1,206 @@
-"""Where installation and key figures come from: the daily rollups where they are complete,
-the raw tables after that.
+"""Where installation and key figures come from: the rollups where they are complete, the
+raw tables after that.
 
-Every installation and key metric aggregates one of the two day-grain sources below, so the
-pages never know whether a rollup exists: the answer is the same either way (the rollup and
-raw paths are compared in tests/test_rollups.py), only faster with it.  Today's partial day is
-always read raw.
+Every installation and key metric aggregates one of the two functions below and says what it
+needs: rows per day, per month or for the span as a whole, and whether it needs the partner.
+The cheapest source that can answer is chosen here, so pages never know which it was; the
+answer is the same either way (tests/test_rollups.py compares every path with the raw
+tables), only faster:
+
+- without partners (none needed, none filtered): the day totals, a few rows a day;
+- per partner, when no day is needed: the month rollups for the whole months of the span and
+  the daily rollups for the days around them;
+- per partner and day: the daily rollups;
+- after the last complete day (always today's partial day): the raw tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.rollups import installation_days_select, key_days_select
-from data.schema import installation_rollup, installations, key_rollup, rollup_state
+from data.rollups import complete_through, installation_days_select, key_days_select
+from data.schema import (
+    installation_day_totals,
+    installation_month_rollup,
+    installation_rollup,
+    installations,
+    key_day_totals,
+    key_month_rollup,
+    key_rollup,
+)
 from queries.filters import Filters
-from queries.scope import partner_in_scope, product_in_scope
-from queries.sql import end_of, start_of
+from queries.scope import partner_conditions, partner_in_scope, product_in_scope
+from queries.sql import end_of, period_start, start_of
+
+#: The time column a caller needs: one row per day, per month, or none (sum everything).
+Period = Literal["day", "month"] | None
+Source = Literal["raw", "day", "month"]
+_KEY_COUNTS = ("fulfilled", "allocated", "consumed", "returned_allocated", "returned_unallocated")
 
 
 def rollup_through(connection: sa.Connection) -> dt.date | None:
     """The last day the rollups can answer for: complete, and before today (UTC)."""
-    complete: dt.date | None = connection.execute(
-        sa.select(rollup_state.c.complete_through)
-    ).scalar()
+    complete = complete_through(connection)
     if complete is None:
         return None
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     return min(complete, yesterday)
 
 
-def _split(
-    connection: sa.Connection, first: dt.date | None, last: dt.date
-) -> tuple[tuple[dt.date | None, dt.date] | None, tuple[dt.date | None, dt.date] | None]:
-    """The day ranges to read from the rollup and from the raw table (None: nothing)."""
-    through = rollup_through(connection)
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """Days `first` (None: since the beginning) to `last`, both included, read from `source`;
+    a month span's bounds are the first days of its first and last month."""
+
+    source: Source
+    first: dt.date | None
+    last: dt.date
+
+
+def spans(
+    through: dt.date | None, first: dt.date | None, last: dt.date, *, monthly: bool
+) -> list[Span]:
+    """Cut the days `first`..`last` into the spans each source answers: raw after `through`
+    (the rollups' last day), whole months from the month rollups when `monthly`, the rest
+    daily."""
     if through is None or (first is not None and through < first):
-        return None, (first, last)
-    if through >= last:
-        return (first, last), None
-    return (first, through), (through + dt.timedelta(days=1), last)
+        return [Span("raw", first, last)]
+    result = [] if through >= last else [Span("raw", through + dt.timedelta(days=1), last)]
+    rolled_last = min(last, through)
+    if not monthly:
+        return [Span("day", first, rolled_last), *result]
+    months_first = None if first is None else _first_whole_month(first)
+    months_last = rolled_last.replace(day=1)
+    if _month_after(rolled_last) - dt.timedelta(days=1) != rolled_last:
+        months_last = _month_before(rolled_last)
+    if months_first is not None and months_first > months_last:
+        return [Span("day", first, rolled_last), *result]
+    if first is not None and months_first is not None and first < months_first:
+        result.append(Span("day", first, months_first - dt.timedelta(days=1)))
+    result.append(Span("month", months_first, months_last))
+    tail_first = _month_after(months_last)
+    if tail_first <= rolled_last:
+        result.append(Span("day", tail_first, rolled_last))
+    return result
 
 
-def installation_days(
-    connection: sa.Connection, filters: Filters, first: dt.date | None, last: dt.date
+def installation_counts(
+    connection: sa.Connection,
+    filters: Filters,
+    first: dt.date | None,
+    last: dt.date,
+    *,
+    period: Period = "day",
+    per_partner: bool = True,
 ) -> sa.Subquery:
-    """Installations per (day, partner, product, segment, site) with `successes` and
-    `failures`, for days `first` (None: since the beginning) to `last`, filtered by every
-    non-date filter and the viewer's scope."""
-    from_rollup, from_raw = _split(connection, first, last)
+    """Installations (`successes`, `failures`) on days `first` (None: since the beginning) to
+    `last`, filtered by every non-date filter and the viewer's scope.
+
+    Columns: `day` or `month` as `period` asks, `product_id`, `segment`, and `partner_id`
+    and `site` when `per_partner`; several rows may share those values, so callers sum.
+    """
+    with_partners = per_partner or bool(partner_conditions(filters))
     parts: list[sa.Select[Any]] = []
-    if from_rollup is not None:
-        r = installation_rollup.c
-        parts.append(
-            sa.select(
-                r.day, r.partner_id, r.product_id, r.segment, r.site, r.successes, r.failures
-            ).where(*_day_range(r.day, *from_rollup), *_conditions(r, filters))
-        )
-    if from_raw is not None:
-        start, end = from_raw
-        window = [installations.c.installed_at < end_of(end)]
-        if start is not None:
-            window.append(installations.c.installed_at >= start_of(start))
-        parts.append(
-            installation_days_select(sa.and_(*window, *_conditions(installations.c, filters)))
-        )
-    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("installation_days")
+    through = rollup_through(connection)
+    for span in spans(through, first, last, monthly=with_partners and period != "day"):
+        if span.source == "raw":
+            window = [installations.c.installed_at < end_of(span.last)]
+            if span.first is not None:
+                window.append(installations.c.installed_at >= start_of(span.first))
+            raw = installation_days_select(sa.and_(*window)).subquery()
+            table: sa.FromClause = raw
+        elif span.source == "month":
+            table = installation_month_rollup
+        else:
+            table = installation_rollup if with_partners else installation_day_totals
+        c = table.c
+        conditions = [*_span_range(c, span), *product_in_scope(c.product_id, filters)]
+        if with_partners:
+            conditions.extend(partner_in_scope(c.partner_id, filters))
+        if filters.segments:
+            conditions.append(c.segment.in_(filters.segments))
+        columns = [*_period_column(c, period), c.product_id, c.segment]
+        if per_partner:
+            columns.extend([c.partner_id, c.site])
+        parts.append(sa.select(*columns, c.successes, c.failures).where(*conditions))
+    return _union(parts, "installation_counts")
 
 
-def key_days(
-    connection: sa.Connection, filters: Filters, first: dt.date | None, last: dt.date
+def key_event_counts(
+    connection: sa.Connection,
+    filters: Filters,
+    first: dt.date | None,
+    last: dt.date,
+    *,
+    period: Period = "day",
+    per_partner: bool = True,
 ) -> sa.Subquery:
-    """Key events per (day, product, partner): fulfilled, allocated, consumed,
-    returned_allocated and returned_unallocated, for days `first` to `last`, filtered by
-    product.  Partner filters are left to the caller: MAR stock has no partner."""
-    from_rollup, from_raw = _split(connection, first, last)
+    """Key events on days `first` to `last`, filtered by product: `fulfilled`, `allocated`,
+    `consumed`, `returned_allocated` and `returned_unallocated`.
+
+    Columns: `day` or `month` as `period` asks, `product_id`, `at_partner` (the key belongs
+    to a partner) and `partner_id` when `per_partner`.  Partner filters are left to the
+    caller: MAR stock has no partner.  Several rows may share those values, so callers sum.
+    """
     parts: list[sa.Select[Any]] = []
-    if from_rollup is not None:
-        r = key_rollup.c
+    through = rollup_through(connection)
+    for span in spans(through, first, last, monthly=per_partner and period != "day"):
+        if span.source == "raw":
+            start = None if span.first is None else start_of(span.first)
+            table: sa.FromClause = key_days_select((start, end_of(span.last))).subquery()
+        elif span.source == "month":
+            table = key_month_rollup
+        else:
+            table = key_rollup if per_partner else key_day_totals
+        c = table.c
+        at_partner = c.at_partner if table is key_day_totals else c.partner_id.is_not(None)
+        columns = [*_period_column(c, period), c.product_id, at_partner.label("at_partner")]
+        if per_partner:
+            columns.append(c.partner_id)
+        statement = sa.select(*columns, *(c[name] for name in _KEY_COUNTS))
         parts.append(
-            sa.select(
-                r.day,
-                r.product_id,
-                r.partner_id,
-                r.fulfilled,
-                r.allocated,
-                r.consumed,
-                r.returned_allocated,
-                r.returned_unallocated,
-            ).where(*_day_range(r.day, *from_rollup), *product_in_scope(r.product_id, filters))
+            statement.where(*_span_range(c, span), *product_in_scope(c.product_id, filters))
         )
-    if from_raw is not None:
-        start, end = from_raw
-        events = key_days_select((None if start is None else start_of(start), end_of(end)))
-        raw = events.subquery()
-        parts.append(sa.select(raw).where(*product_in_scope(raw.c.product_id, filters)))
-    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("key_days")
+    return _union(parts, "key_event_counts")
 
 
-def _day_range(column: Any, first: dt.date | None, last: dt.date) -> list[ColumnElement[bool]]:
-    conditions = [column <= last]
-    if first is not None:
-        conditions.append(column >= first)
+def _span_range(columns: Any, span: Span) -> list[ColumnElement[bool]]:
+    """The span's days on a rollup's `day` or `month` column (raw spans are cut already)."""
+    if span.source == "raw":
+        return []
+    column = columns.month if span.source == "month" else columns.day
+    conditions = [column <= span.last]
+    if span.first is not None:
+        conditions.append(column >= span.first)
     return conditions
 
 
-def _conditions(columns: Any, filters: Filters) -> list[ColumnElement[bool]]:
-    conditions = [
-        *partner_in_scope(columns.partner_id, filters),
-        *product_in_scope(columns.product_id, filters),
-    ]
-    if filters.segments:
-        conditions.append(columns.segment.in_(filters.segments))
-    return conditions
+def _period_column(columns: Any, period: Period) -> list[ColumnElement[Any]]:
+    if period is None:
+        return []
+    if "month" in columns:
+        return [columns.month]
+    if period == "month":
+        return [period_start(columns.day, "month").label("month")]
+    return [columns.day]
+
+
+def _union(parts: list[sa.Select[Any]], name: str) -> sa.Subquery:
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(name)
+
+
+def _month_after(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _month_before(day: dt.date) -> dt.date:
+    return (day.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _first_whole_month(day: dt.date) -> dt.date:
+    return day if day.day == 1 else _month_after(day)

@@ -12,7 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from queries.conversions import conversion_summary
-from queries.facts import installation_days
+from queries.facts import installation_counts
 from queries.filters import Filters
 from queries.reporting import reporting_backlog
 from queries.stock import CONSUMPTION_WINDOW_DAYS, stock_on_hand
@@ -67,7 +67,9 @@ KPI_NAMES = tuple(kpi.name for kpi in KPIS)
 
 
 def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
-    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(
+        connection, filters, filters.date_from, filters.range_end, period=None
+    )
     per_partner = (
         sa.select(sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.partner_id)

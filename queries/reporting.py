@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import licence_reports, partners
-from queries.facts import installation_days
+from queries.facts import installation_counts
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import partner_in_scope
@@ -23,7 +23,6 @@ from queries.sql import (
     days_between,
     happened_by,
     not_happened_by,
-    period_start,
     start_of,
 )
 
@@ -41,11 +40,10 @@ def is_late(day: dt.date) -> ColumnElement[bool]:
 def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.Subquery:
     """Successful installations per partner and calendar month, up to the as-of date."""
     every_product = filters.replace(product_codes=(), segments=())
-    days = installation_days(connection, every_product, None, filters.as_of)
-    month = period_start(days.c.day, "month").label("month")
+    days = installation_counts(connection, every_product, None, filters.as_of, period="month")
     return (
-        sa.select(days.c.partner_id, month, sa.func.sum(days.c.successes).label("n"))
-        .group_by(days.c.partner_id, month)
+        sa.select(days.c.partner_id, days.c.month, sa.func.sum(days.c.successes).label("n"))
+        .group_by(days.c.partner_id, days.c.month)
         .subquery()
     )
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import partners, products
-from queries.facts import key_days
+from queries.facts import key_event_counts
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
@@ -25,6 +25,13 @@ DEFAULT_COVER_WARNING_DAYS = 21
 
 def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
+
+
+def _in_scope(counts: Any, filters: Filters, scoped: bool) -> ColumnElement[bool]:
+    """Whether key counts belong to a partner the filters and scope allow (all do unscoped)."""
+    if not scoped:
+        return sa.true()
+    return sa.and_(sa.true(), *partner_in_scope(counts.partner_id, filters))
 
 
 def stock_on_hand(
@@ -40,11 +47,15 @@ def stock_on_hand(
     days ending at the as-of date ÷ 28; days of cover = total stock ÷ rate, empty when nothing
     was consumed; the stock-out date is as-of + whole days of cover.
     """
-    events = key_days(connection, filters, None, filters.as_of)
-    e = events.c
+    scoped = bool(partner_conditions(filters))
     window_first = filters.as_of - dt.timedelta(days=CONSUMPTION_WINDOW_DAYS - 1)
-    scope = sa.and_(sa.true(), *partner_in_scope(e.partner_id, filters))
-    at_partner = e.partner_id.is_not(None)
+    position = key_event_counts(
+        connection, filters, None, filters.as_of, period=None, per_partner=scoped
+    )
+    window = key_event_counts(
+        connection, filters, window_first, filters.as_of, period=None, per_partner=scoped
+    )
+    e = position.c
     held_by_partner = e.allocated - e.consumed - e.returned_allocated
     per_product = (
         sa.select(
@@ -52,11 +63,18 @@ def stock_on_hand(
             sa.func.sum(
                 e.fulfilled - e.consumed - e.returned_allocated - e.returned_unallocated
             ).label("in_stock"),
-            _sum_if(at_partner, held_by_partner).label("all_partners"),
-            _sum_if(sa.and_(at_partner, scope), held_by_partner).label("partners_in_scope"),
-            _sum_if(sa.and_(e.day >= window_first, scope), e.consumed).label("consumed_28d"),
+            _sum_if(e.at_partner, held_by_partner).label("all_partners"),
+            _sum_if(sa.and_(e.at_partner, _in_scope(e, filters, scoped)), held_by_partner).label(
+                "partners_in_scope"
+            ),
         )
         .group_by(e.product_id)
+        .subquery()
+    )
+    w = window.c
+    consumption = (
+        sa.select(w.product_id, _sum_if(_in_scope(w, filters, scoped), w.consumed).label("n"))
+        .group_by(w.product_id)
         .subquery()
     )
     p = per_product.c
@@ -66,10 +84,11 @@ def stock_on_hand(
             products.c.name,
             sa.func.coalesce(p.in_stock - p.all_partners, 0),
             sa.func.coalesce(p.partners_in_scope, 0),
-            sa.func.coalesce(p.consumed_28d, 0),
+            sa.func.coalesce(consumption.c.n, 0),
         )
         .select_from(products)
         .outerjoin(per_product, p.product_id == products.c.id)
+        .outerjoin(consumption, consumption.c.product_id == products.c.id)
         .where(*product_in_scope(products.c.id, filters))
         .order_by(products.c.code)
     )
@@ -114,19 +133,46 @@ def allocation_vs_consumption(connection: sa.Connection, filters: Filters) -> pl
     """One row per partner in scope: keys allocated, consumed and returned in the range, and
     the partner's keys in stock at the as-of date; partners without any key activity left out.
     """
-    events = key_days(connection, filters, None, filters.as_of)
-    e = events.c
-    in_range = sa.and_(e.day >= filters.date_from, e.day <= filters.range_end)
-    allocated = _sum_if(in_range, e.allocated).label("keys_allocated")
-    consumed = _sum_if(in_range, e.consumed)
-    returned = _sum_if(in_range, e.returned_allocated + e.returned_unallocated)
-    on_hand = sa.func.sum(e.allocated - e.consumed - e.returned_allocated)
+    flows = key_event_counts(connection, filters, filters.date_from, filters.range_end, period=None)
+    position = key_event_counts(connection, filters, None, filters.as_of, period=None)
+    f = flows.c
+    per_partner_flows = (
+        sa.select(
+            f.partner_id,
+            sa.func.sum(f.allocated).label("allocated"),
+            sa.func.sum(f.consumed).label("consumed"),
+            sa.func.sum(f.returned_allocated + f.returned_unallocated).label("returned"),
+        )
+        .group_by(f.partner_id)
+        .subquery()
+    )
+    e = position.c
+    per_partner_stock = (
+        sa.select(
+            e.partner_id,
+            sa.func.sum(e.allocated - e.consumed - e.returned_allocated).label("on_hand"),
+        )
+        .group_by(e.partner_id)
+        .subquery()
+    )
+    in_range = per_partner_flows.c
+    allocated = sa.func.coalesce(in_range.allocated, 0)
+    consumed = sa.func.coalesce(in_range.consumed, 0)
+    returned = sa.func.coalesce(in_range.returned, 0)
+    on_hand = per_partner_stock.c.on_hand
     statement = (
-        sa.select(partners.c.id, partners.c.name, allocated, consumed, returned, on_hand)
-        .join(events, e.partner_id == partners.c.id)
+        sa.select(
+            partners.c.id,
+            partners.c.name,
+            allocated.label("keys_allocated"),
+            consumed,
+            returned,
+            on_hand,
+        )
+        .join(per_partner_stock, per_partner_stock.c.partner_id == partners.c.id)
+        .outerjoin(per_partner_flows, in_range.partner_id == partners.c.id)
         .where(*partner_conditions(filters))
-        .group_by(partners.c.id, partners.c.name)
-        .having(sa.or_(allocated > 0, consumed > 0, returned > 0, on_hand > 0))
+        .where(sa.or_(allocated > 0, consumed > 0, returned > 0, on_hand > 0))
         .order_by(allocated.desc(), partners.c.id)
     )
     return fetch(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import products
-from queries.facts import installation_days
+from queries.facts import installation_counts
 from queries.filters import Filters
 from queries.run import fetch
 from queries.sql import Grain, period_start
@@ -28,7 +28,7 @@ Breakdown = Literal["product", "segment", "site"]
 def _successes(
     connection: sa.Connection, filters: Filters, first: dt.date | None, last: dt.date
 ) -> sa.ScalarSelect[int]:
-    days = installation_days(connection, filters, first, last)
+    days = installation_counts(connection, filters, first, last, period=None, per_partner=False)
     return sa.select(sa.func.coalesce(sa.func.sum(days.c.successes), 0)).scalar_subquery()
 
 
@@ -38,7 +38,9 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     `failure_rate` = failed ÷ all attempts; `cumulative` = successes since the very first one,
     up to the end of the period.
     """
-    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(
+        connection, filters, filters.date_from, filters.range_end, per_partner=False
+    )
     period = period_start(days.c.day, grain).label("period")
     per_period = (
         sa.select(
@@ -69,7 +71,7 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
 
 
 def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.Subquery:
-    days = installation_days(connection, filters, None, filters.as_of)
+    days = installation_counts(connection, filters, None, filters.as_of, per_partner=False)
     daily = (
         sa.select(days.c.day, sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.day)
@@ -137,7 +139,14 @@ def installation_breakdown(
 ) -> pl.DataFrame:
     """Installations and failures in the range per product, segment or site (partners have
     their own metric, `partner_volumes`)."""
-    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(
+        connection,
+        filters,
+        filters.date_from,
+        filters.range_end,
+        period=None,
+        per_partner=by == "site",
+    )
     source: sa.FromClause = days
     if by == "product":
         column: ColumnElement[str] = products.c.code

@@ -6,7 +6,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.schema import partners
-from queries.facts import installation_days, key_days
+from queries.facts import installation_counts, key_event_counts
 from queries.filters import Filters
 from queries.run import fetch
 from queries.scope import partner_conditions
@@ -14,7 +14,9 @@ from queries.sql import Grain, period_start
 
 
 def _installations_per_partner(connection: sa.Connection, filters: Filters) -> sa.Subquery:
-    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(
+        connection, filters, filters.date_from, filters.range_end, period=None
+    )
     return (
         sa.select(days.c.partner_id, sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.partner_id)
@@ -31,7 +33,9 @@ def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame
     """
     current = _installations_per_partner(connection, filters)
     previous = _installations_per_partner(connection, filters.previous_period())
-    events = key_days(connection, filters, filters.date_from, filters.range_end)
+    events = key_event_counts(
+        connection, filters, filters.date_from, filters.range_end, period=None
+    )
     allocated = (
         sa.select(events.c.partner_id, sa.func.sum(events.c.allocated).label("n"))
         .where(events.c.partner_id.is_not(None))
@@ -89,7 +93,7 @@ def partner_volume_series(
     connection: sa.Connection, filters: Filters, grain: Grain = "week"
 ) -> pl.DataFrame:
     """One row per partner and period that had successful installations in the range."""
-    days = installation_days(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(connection, filters, filters.date_from, filters.range_end)
     period = period_start(days.c.day, grain).label("period")
     installed = sa.func.sum(days.c.successes)
     statement = (

@@ -14,10 +14,10 @@ from polars.testing import assert_frame_equal
 
 from data.csv_import import import_directory
 from data.demo import generate_demo
-from data.rollups import refresh_all
-from data.schema import installation_rollup, key_rollup, rollup_state
+from data.rollups import ROLLUP_NAME, refresh_all
+from data.schema import rollup_state
 from queries import conversions, kpis, reporting, stock, throughput, volumes
-from queries.facts import rollup_through
+from queries.facts import Span, rollup_through, spans
 from queries.filters import Filters
 from tests.builders import (
     add_account_manager,
@@ -56,6 +56,16 @@ FILTERS = {
     "product": Filters.default(AS_OF).replace(product_codes=("O21",)),
     "segment": Filters.default(AS_OF).replace(segments=("authority",)),
     "earlier_as_of": Filters.default(dt.date(2021, 6, 10)),
+    "partner_mid_month": Filters(
+        as_of=AS_OF, date_from=dt.date(2020, 12, 20), date_to=dt.date(2021, 6, 15), partner_ids=(1,)
+    ),
+    "manager_product_mid_month": Filters(
+        as_of=dt.date(2021, 6, 20),
+        date_from=dt.date(2021, 5, 31),
+        date_to=dt.date(2021, 6, 20),
+        scope_account_manager_id=1,
+        product_codes=("W11P",),
+    ),
 }
 
 
@@ -66,8 +76,7 @@ def _all_metrics(engine: sa.Engine, filters: Filters) -> dict[str, pl.DataFrame]
 
 def _drop_rollups(engine: sa.Engine) -> None:
     with engine.begin() as connection:
-        for table in (rollup_state, installation_rollup, key_rollup):
-            connection.execute(table.delete())
+        connection.execute(rollup_state.delete())
 
 
 def _assert_same(raw: dict[str, pl.DataFrame], rolled: dict[str, pl.DataFrame]) -> None:
@@ -169,3 +178,65 @@ def test_the_demo_database_gives_the_same_reports_from_rollups(engine: sa.Engine
     rolled = _all_metrics(engine, filters)
     _drop_rollups(engine)
     _assert_same(_all_metrics(engine, filters), rolled)
+
+
+def test_rollups_built_by_an_older_version_are_not_read(edge_cases: sa.Engine) -> None:
+    with edge_cases.begin() as connection:
+        refresh_all(connection)
+        connection.execute(rollup_state.update().values(name="daily"))
+    with edge_cases.connect() as connection:
+        assert rollup_through(connection) is None
+
+
+def test_a_range_is_read_as_days_around_whole_months_then_raw_after_the_rollups() -> None:
+    day = dt.date
+    assert spans(day(2021, 6, 5), day(2021, 1, 15), day(2021, 6, 10), monthly=True) == [
+        Span("raw", day(2021, 6, 6), day(2021, 6, 10)),
+        Span("day", day(2021, 1, 15), day(2021, 1, 31)),
+        Span("month", day(2021, 2, 1), day(2021, 5, 1)),
+        Span("day", day(2021, 6, 1), day(2021, 6, 5)),
+    ]
+
+
+def test_a_range_of_whole_months_is_read_from_the_month_rollups_alone() -> None:
+    day = dt.date
+    assert spans(day(2021, 7, 2), day(2021, 2, 1), day(2021, 6, 30), monthly=True) == [
+        Span("month", day(2021, 2, 1), day(2021, 6, 1)),
+    ]
+
+
+def test_all_history_is_read_as_months_up_to_the_last_whole_one() -> None:
+    day = dt.date
+    assert spans(day(2021, 7, 2), None, day(2021, 7, 20), monthly=True) == [
+        Span("raw", day(2021, 7, 3), day(2021, 7, 20)),
+        Span("month", None, day(2021, 6, 1)),
+        Span("day", day(2021, 7, 1), day(2021, 7, 2)),
+    ]
+
+
+def test_a_range_within_one_month_is_read_daily() -> None:
+    day = dt.date
+    assert spans(day(2021, 7, 2), day(2021, 6, 3), day(2021, 6, 29), monthly=True) == [
+        Span("day", day(2021, 6, 3), day(2021, 6, 29)),
+    ]
+
+
+def test_day_rows_are_read_daily_however_long_the_range() -> None:
+    day = dt.date
+    assert spans(day(2021, 7, 2), day(2021, 1, 15), day(2021, 6, 10), monthly=False) == [
+        Span("day", day(2021, 1, 15), day(2021, 6, 10)),
+    ]
+
+
+def test_a_range_after_the_rollups_is_read_raw() -> None:
+    day = dt.date
+    assert spans(day(2021, 7, 2), day(2021, 7, 5), day(2021, 7, 9), monthly=True) == [
+        Span("raw", day(2021, 7, 5), day(2021, 7, 9)),
+    ]
+
+
+def test_rollup_state_names_the_current_set_of_rollups(edge_cases: sa.Engine) -> None:
+    with edge_cases.begin() as connection:
+        refresh_all(connection)
+    with edge_cases.connect() as connection:
+        assert connection.execute(sa.select(rollup_state.c.name)).scalars().all() == [ROLLUP_NAME]
