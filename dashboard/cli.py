@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     load = command("import", "load <table>.csv files from DIR, all of them or nothing")
     load.add_argument("directory", type=Path, metavar="DIR")
 
-    command("refresh", "rebuild the daily rollups the dashboard reads from")
+    command("refresh", "rebuild the rollups the dashboard reads from")
 
     export = command("export", "write a report as CSV, the same bytes as the page download")
     export.add_argument(
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with engine.begin() as connection:
                 create_schema(connection)
                 refresh_all(connection)
-            print("Rebuilt the daily rollups.")
+            print("Rebuilt the rollups.")
         elif args.command == "export":
             _export(engine, args, settings)
     except (UserError, SettingsError) as exc:

@@ -201,6 +201,7 @@ key_rollup = sa.Table(
     sa.Column("consumed", sa.Integer, nullable=False),
     sa.Column("returned_allocated", sa.Integer, nullable=False),
     sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    sa.Index("ix_key_rollup_day", "day"),
     sa.Index("ix_key_rollup_product_day", "product_id", "day"),
     sa.Index("ix_key_rollup_partner_day", "partner_id", "day"),
 )

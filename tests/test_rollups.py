@@ -1,5 +1,6 @@
 """The rollups change speed, never answers: every metric gives the same frame from the
-daily rollups as from the raw tables, on SQLite and PostgreSQL (issue: fast at 10 M rows)."""
+rollups (daily, monthly, day totals) as from the raw tables, on SQLite and PostgreSQL
+(issue: fast at 10 M rows)."""
 
 from __future__ import annotations
 
