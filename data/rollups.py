@@ -2,10 +2,11 @@
 
 At ten million installations the pages cannot aggregate the raw tables on every view; they
 read these tables instead.  Two day-grain rollups are built from the raw tables; from them,
-coarser ones: per month (ranges and positions over years per partner) and day totals without
-partners (the management views).  `rollup_state.complete_through` says up to which day the
-rollups are complete: the query layer reads them up to that day and the raw tables after it
-(queries/facts.py), so a row written after the last refresh is never missed.
+coarser ones: per month (ranges and positions over years per partner, also without product,
+segment and site) and day totals without partners (the management views).
+`rollup_state.complete_through` says up to which day the rollups are complete: the query
+layer reads them up to that day and the raw tables after it (queries/facts.py), so a row
+written after the last refresh is never missed.
 Loaders refresh what they touched (`refresh_days`); `mar-insight refresh` rebuilds all.
 """
 
@@ -22,6 +23,7 @@ from data.dialect import period_start
 from data.schema import (
     installation_day_totals,
     installation_month_rollup,
+    installation_partner_months,
     installation_rollup,
     installations,
     key_day_totals,
@@ -38,6 +40,7 @@ ROLLUP_TABLES = (
     installation_rollup,
     key_rollup,
     installation_month_rollup,
+    installation_partner_months,
     installation_day_totals,
     key_month_rollup,
     key_day_totals,
@@ -208,6 +211,14 @@ def _derive(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> 
         installation_rollup,
         months,
         ("partner_id", "product_id", "segment", "site"),
+        ("successes", "failures"),
+    )
+    _rebuild(
+        connection,
+        installation_partner_months,
+        installation_rollup,
+        months,
+        ("partner_id",),
         ("successes", "failures"),
     )
     _rebuild(

@@ -222,6 +222,17 @@ installation_month_rollup = sa.Table(
     sa.Index("ix_installation_month_rollup_partner_month", "partner_id", "month"),
 )
 
+installation_partner_months = sa.Table(
+    "installation_partner_months",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    sa.Column("successes", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Index("ix_installation_partner_months_month", "month"),
+    sa.Index("ix_installation_partner_months_partner_month", "partner_id", "month"),
+)
+
 installation_day_totals = sa.Table(
     "installation_day_totals",
     metadata,

@@ -8,8 +8,9 @@ answer is the same either way (tests/test_rollups.py compares every path with th
 tables), only faster:
 
 - without partners (none needed, none filtered): the day totals, a few rows a day;
-- per partner, when no day is needed: the month rollups for the whole months of the span and
-  the daily rollups for the days around them;
+- per partner, when no day is needed: the month rollups for the whole months of the span
+  (partner months alone when no product, segment or site is needed or filtered) and the
+  daily rollups for the days around them;
 - per partner and day: the daily rollups;
 - after the last complete day (always today's partial day): the raw tables.
 """
@@ -27,6 +28,7 @@ from data.rollups import complete_through, installation_days_select, key_days_se
 from data.schema import (
     installation_day_totals,
     installation_month_rollup,
+    installation_partner_months,
     installation_rollup,
     installations,
     key_day_totals,
@@ -95,16 +97,19 @@ def installation_counts(
     first: dt.date | None,
     last: dt.date,
     *,
-    period: Period = "day",
-    per_partner: bool = True,
+    period: Period,
+    per_partner: bool = False,
+    detailed: bool = False,
 ) -> sa.Subquery:
     """Installations (`successes`, `failures`) on days `first` (None: since the beginning) to
     `last`, filtered by every non-date filter and the viewer's scope.
 
-    Columns: `day` or `month` as `period` asks, `product_id`, `segment`, and `partner_id`
-    and `site` when `per_partner`; several rows may share those values, so callers sum.
+    Columns: `day` or `month` as `period` asks, `partner_id` when `per_partner`,
+    `product_id` and `segment` when `detailed`, and `site` when both; several rows may share
+    those values, so callers sum.
     """
     with_partners = per_partner or bool(partner_conditions(filters))
+    with_detail = detailed or bool(filters.product_codes or filters.segments)
     parts: list[sa.Select[Any]] = []
     through = rollup_through(connection)
     for span in spans(through, first, last, monthly=with_partners and period != "day"):
@@ -115,18 +120,24 @@ def installation_counts(
             raw = installation_days_select(sa.and_(*window)).subquery()
             table: sa.FromClause = raw
         elif span.source == "month":
-            table = installation_month_rollup
+            table = installation_month_rollup if with_detail else installation_partner_months
         else:
             table = installation_rollup if with_partners else installation_day_totals
         c = table.c
-        conditions = [*_span_range(c, span), *product_in_scope(c.product_id, filters)]
+        conditions = _span_range(c, span)
         if with_partners:
             conditions.extend(partner_in_scope(c.partner_id, filters))
+        if with_detail:
+            conditions.extend(product_in_scope(c.product_id, filters))
         if filters.segments:
             conditions.append(c.segment.in_(filters.segments))
-        columns = [*_period_column(c, period), c.product_id, c.segment]
+        columns = _period_column(c, period)
         if per_partner:
-            columns.extend([c.partner_id, c.site])
+            columns.append(c.partner_id)
+        if detailed:
+            columns.extend([c.product_id, c.segment])
+        if per_partner and detailed:
+            columns.append(c.site)
         parts.append(sa.select(*columns, c.successes, c.failures).where(*conditions))
     return _union(parts, "installation_counts")
 
@@ -137,8 +148,8 @@ def key_event_counts(
     first: dt.date | None,
     last: dt.date,
     *,
-    period: Period = "day",
-    per_partner: bool = True,
+    period: Period,
+    per_partner: bool,
 ) -> sa.Subquery:
     """Key events on days `first` to `last`, filtered by product: `fulfilled`, `allocated`,
     `consumed`, `returned_allocated` and `returned_unallocated`.

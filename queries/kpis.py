@@ -68,7 +68,7 @@ KPI_NAMES = tuple(kpi.name for kpi in KPIS)
 
 def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
     days = installation_counts(
-        connection, filters, filters.date_from, filters.range_end, period=None
+        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=True
     )
     per_partner = (
         sa.select(sa.func.sum(days.c.successes).label("n"))

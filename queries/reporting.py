@@ -40,7 +40,9 @@ def is_late(day: dt.date) -> ColumnElement[bool]:
 def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.Subquery:
     """Successful installations per partner and calendar month, up to the as-of date."""
     every_product = filters.replace(product_codes=(), segments=())
-    days = installation_counts(connection, every_product, None, filters.as_of, period="month")
+    days = installation_counts(
+        connection, every_product, None, filters.as_of, period="month", per_partner=True
+    )
     return (
         sa.select(days.c.partner_id, days.c.month, sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.partner_id, days.c.month)

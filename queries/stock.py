@@ -133,8 +133,12 @@ def allocation_vs_consumption(connection: sa.Connection, filters: Filters) -> pl
     """One row per partner in scope: keys allocated, consumed and returned in the range, and
     the partner's keys in stock at the as-of date; partners without any key activity left out.
     """
-    flows = key_event_counts(connection, filters, filters.date_from, filters.range_end, period=None)
-    position = key_event_counts(connection, filters, None, filters.as_of, period=None)
+    flows = key_event_counts(
+        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=True
+    )
+    position = key_event_counts(
+        connection, filters, None, filters.as_of, period=None, per_partner=True
+    )
     f = flows.c
     per_partner_flows = (
         sa.select(

@@ -28,7 +28,7 @@ Breakdown = Literal["product", "segment", "site"]
 def _successes(
     connection: sa.Connection, filters: Filters, first: dt.date | None, last: dt.date
 ) -> sa.ScalarSelect[int]:
-    days = installation_counts(connection, filters, first, last, period=None, per_partner=False)
+    days = installation_counts(connection, filters, first, last, period=None)
     return sa.select(sa.func.coalesce(sa.func.sum(days.c.successes), 0)).scalar_subquery()
 
 
@@ -39,7 +39,7 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     up to the end of the period.
     """
     days = installation_counts(
-        connection, filters, filters.date_from, filters.range_end, per_partner=False
+        connection, filters, filters.date_from, filters.range_end, period="day"
     )
     period = period_start(days.c.day, grain).label("period")
     per_period = (
@@ -71,7 +71,7 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
 
 
 def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.Subquery:
-    days = installation_counts(connection, filters, None, filters.as_of, per_partner=False)
+    days = installation_counts(connection, filters, None, filters.as_of, period="day")
     daily = (
         sa.select(days.c.day, sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.day)
@@ -146,6 +146,7 @@ def installation_breakdown(
         filters.range_end,
         period=None,
         per_partner=by == "site",
+        detailed=True,
     )
     source: sa.FromClause = days
     if by == "product":

@@ -15,7 +15,7 @@ from queries.sql import Grain, period_start
 
 def _installations_per_partner(connection: sa.Connection, filters: Filters) -> sa.Subquery:
     days = installation_counts(
-        connection, filters, filters.date_from, filters.range_end, period=None
+        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=True
     )
     return (
         sa.select(days.c.partner_id, sa.func.sum(days.c.successes).label("n"))
@@ -34,7 +34,7 @@ def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame
     current = _installations_per_partner(connection, filters)
     previous = _installations_per_partner(connection, filters.previous_period())
     events = key_event_counts(
-        connection, filters, filters.date_from, filters.range_end, period=None
+        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=True
     )
     allocated = (
         sa.select(events.c.partner_id, sa.func.sum(events.c.allocated).label("n"))
@@ -93,7 +93,9 @@ def partner_volume_series(
     connection: sa.Connection, filters: Filters, grain: Grain = "week"
 ) -> pl.DataFrame:
     """One row per partner and period that had successful installations in the range."""
-    days = installation_counts(connection, filters, filters.date_from, filters.range_end)
+    days = installation_counts(
+        connection, filters, filters.date_from, filters.range_end, period="day", per_partner=True
+    )
     period = period_start(days.c.day, grain).label("period")
     installed = sa.func.sum(days.c.successes)
     statement = (
