@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.page_queries [--url URL] [--installations 10000000] [--runs 5]
 
 Builds the demo database at --url when it is empty (or reuses it), refreshes the rollups,
-then for each page measures, in one run and as medians of --runs:
+then for each page measures, in one run and as medians of --runs (the demo's last day plays
+today: the rollups answer up to the day before and that day is read from the raw tables):
 
 - cold: the page's metric calls through the query layer, nothing cached in the app;
 - warm: the same calls through the dashboard's `st.cache_data` runner, already filled;
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 
 from data.db import make_engine
 from data.demo import generate_demo
-from data.rollups import refresh_all
+from data.rollups import complete_through, refresh_all
 from data.schema import create_schema, has_data_tables, rollup_state
 from data.settings import DEFAULT_MILESTONES
 from queries import conversions, kpis, partners, reporting, stock, throughput, volumes
@@ -156,12 +157,16 @@ def _replay(engine: sa.Engine, statements: list[tuple[str, Any]]) -> None:
 
 
 @contextlib.contextmanager
-def _rollups_off(engine: sa.Engine) -> Iterator[None]:
-    """Hide the rollups from the query layer inside a transaction rolled back afterwards."""
+def _rollups_through(engine: sa.Engine, day: dt.date | None) -> Iterator[None]:
+    """Let the query layer read the rollups up to `day` only (None: not at all), and the raw
+    tables after it; the rollup state is restored afterwards."""
     with engine.connect() as connection:
         saved = connection.execute(sa.select(rollup_state)).all()
     with engine.begin() as connection:
-        connection.execute(rollup_state.delete())
+        if day is None:
+            connection.execute(rollup_state.delete())
+        else:
+            connection.execute(rollup_state.update().values(complete_through=day))
     try:
         yield
     finally:
@@ -265,7 +270,7 @@ def ensure_demo(engine: sa.Engine, installations: int) -> None:
         generate_demo(engine, installations=installations, seed=42, as_of=AS_OF)
     with engine.begin() as connection:
         create_schema(connection)
-        if connection.execute(sa.select(rollup_state)).first() is None:
+        if complete_through(connection) is None:
             print("refreshing rollups …", file=sys.stderr)
             refresh_all(connection)
 
@@ -274,25 +279,40 @@ def measure(url: str, runs: int, naive: bool = True) -> list[Timing]:
     engine = make_engine(url)
     filters = Filters.default(AS_OF)
     timings = []
-    for page, calls in PAGES.items():
-        _page_calls(engine, calls, filters)  # the database's own caches warm, as in use
-        page_run = functools.partial(_page_calls, engine, calls, filters)
-        cold = _median(page_run, runs)
-        with _captured(engine) as statements:
-            _page_calls(engine, calls, filters)
-        bare = _median(lambda: _replay(engine, statements), runs)
-        warm = _median(_warm_runner(engine, calls, filters), runs)
-        with _rollups_off(engine):
-            raw = _median(page_run, max(1, runs // 2))
-        naive_seconds, naive_peak = (
-            _naive(url, filters)
-            if naive and page in ("overview", "partners", "throughput")
-            else (None, None)
-        )
-        timings.append(Timing(page, cold, warm, bare, raw, naive_seconds, naive_peak))
-        print(f"measured {page}", file=sys.stderr)
+    # The demo's last day plays today: in use the rollups end the day before and today's
+    # partial day is read from the raw tables.
+    with _rollups_through(engine, AS_OF - dt.timedelta(days=1)):
+        for page, calls in PAGES.items():
+            timings.append(_measure_page(url, engine, page, calls, filters, runs, naive))
+            print(f"measured {page}", file=sys.stderr)
     engine.dispose()
     return timings
+
+
+def _measure_page(
+    url: str,
+    engine: sa.Engine,
+    page: str,
+    calls: list[Call],
+    filters: Filters,
+    runs: int,
+    naive: bool,
+) -> Timing:
+    _page_calls(engine, calls, filters)  # the database's own caches warm, as in use
+    page_run = functools.partial(_page_calls, engine, calls, filters)
+    cold = _median(page_run, runs)
+    with _captured(engine) as statements:
+        _page_calls(engine, calls, filters)
+    bare = _median(lambda: _replay(engine, statements), runs)
+    warm = _median(_warm_runner(engine, calls, filters), runs)
+    with _rollups_through(engine, None):
+        raw = _median(page_run, max(1, runs // 2))
+    naive_seconds, naive_peak = (
+        _naive(url, filters)
+        if naive and page in ("overview", "partners", "throughput")
+        else (None, None)
+    )
+    return Timing(page, cold, warm, bare, raw, naive_seconds, naive_peak)
 
 
 def _ms(seconds: float | None) -> str:
@@ -302,16 +322,19 @@ def _ms(seconds: float | None) -> str:
 def report(timings: Sequence[Timing], peak_rss: float | None) -> str:
     lines = [
         "| page | cold | warm | bare SQL | cold ÷ bare | raw tables | raw ÷ cold | naive | "
-        "naive ÷ cold | naive peak |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "naive ÷ cold | naive peak | naive peak ÷ dashboard peak |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in timings:
         naive_ratio = "—" if t.naive is None else f"{t.naive / t.cold:,.0f}x"
         peak = "—" if t.naive_peak_mb is None else f"{t.naive_peak_mb:,.0f} MB"
+        memory_ratio = (
+            "—" if t.naive_peak_mb is None or not peak_rss else f"{t.naive_peak_mb / peak_rss:.1f}x"
+        )
         lines.append(
             f"| {t.page} | {_ms(t.cold)} | {_ms(t.warm)} | {_ms(t.bare)} | "
             f"{t.cold / t.bare:.2f} | {_ms(t.raw)} | {t.raw / t.cold:,.1f}x | {_ms(t.naive)} | "
-            f"{naive_ratio} | {peak} |"
+            f"{naive_ratio} | {peak} | {memory_ratio} |"
         )
     if peak_rss is not None:
         lines.append(f"\nDashboard process peak RSS through all pages: {peak_rss:,.0f} MB")
