@@ -21,6 +21,8 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from data.dialect import period_start
 from data.schema import (
+    INSTALLATION_COUNTS,
+    KEY_EVENT_COUNTS,
     installation_day_totals,
     installation_month_rollup,
     installation_partner_months,
@@ -36,15 +38,15 @@ from data.schema import (
 #: Names the set of rollup tables: a database whose state names another set (built by an
 #: older version, without the coarser tables) is read raw until `mar-insight refresh`.
 ROLLUP_NAME = "daily+monthly"
-ROLLUP_TABLES = (
-    installation_rollup,
-    key_rollup,
+#: The rollups derived from the two daily ones (data/schema.py says what each holds).
+_DERIVED = (
     installation_month_rollup,
     installation_partner_months,
     installation_day_totals,
     key_month_rollup,
     key_day_totals,
 )
+ROLLUP_TABLES = (installation_rollup, key_rollup, *_DERIVED)
 KEY_EVENTS = ("fulfilled_at", "allocated_at", "consumed_at", "returned_at")
 
 
@@ -81,7 +83,7 @@ def key_days_select(
     parts = []
     for event in KEY_EVENTS:
         column = keys.c[event]
-        counts: dict[str, ColumnElement[Any]] = {name: sa.literal(0) for name in _KEY_COUNTS}
+        counts: dict[str, ColumnElement[Any]] = {name: sa.literal(0) for name in KEY_EVENT_COUNTS}
         if event == "returned_at":
             counts["returned_allocated"] = sa.case((allocated, 1), else_=0)
             counts["returned_unallocated"] = sa.case((allocated, 0), else_=1)
@@ -106,17 +108,8 @@ def key_days_select(
         events.c.day,
         events.c.product_id,
         events.c.partner_id,
-        *(sa.func.sum(events.c[name]).label(name) for name in _KEY_COUNTS),
+        *(sa.func.sum(events.c[name]).label(name) for name in KEY_EVENT_COUNTS),
     ).group_by(events.c.day, events.c.product_id, events.c.partner_id)
-
-
-_KEY_COUNTS = (
-    "fulfilled",
-    "allocated",
-    "consumed",
-    "returned_allocated",
-    "returned_unallocated",
-)
 
 
 def complete_through(connection: sa.Connection) -> dt.date | None:
@@ -205,47 +198,19 @@ def _derive(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> 
     months: tuple[dt.date, dt.date] | None = None
     if days is not None:
         months = (days[0].replace(day=1), _month_end(days[1]))
-    _rebuild(
-        connection,
-        installation_month_rollup,
-        installation_rollup,
-        months,
-        ("partner_id", "product_id", "segment", "site"),
-        ("successes", "failures"),
-    )
-    _rebuild(
-        connection,
-        installation_partner_months,
-        installation_rollup,
-        months,
-        ("partner_id",),
-        ("successes", "failures"),
-    )
-    _rebuild(
-        connection,
-        installation_day_totals,
-        installation_rollup,
-        days,
-        ("product_id", "segment"),
-        ("successes", "failures"),
-    )
-    key_groups = ("product_id", "partner_id")
-    _rebuild(connection, key_month_rollup, key_rollup, months, key_groups, _KEY_COUNTS)
-    _rebuild(
-        connection, key_day_totals, key_rollup, days, ("product_id", "at_partner"), _KEY_COUNTS
-    )
+    for target in _DERIVED:
+        _rebuild(connection, target, months if "month" in target.c else days)
 
 
 def _rebuild(
-    connection: sa.Connection,
-    target: sa.Table,
-    source: sa.Table,
-    days: tuple[dt.date, dt.date] | None,
-    groups: Sequence[str],
-    measures: Sequence[str],
+    connection: sa.Connection, target: sa.Table, days: tuple[dt.date, dt.date] | None
 ) -> None:
-    """Replace `target`'s rows for `days` (whole periods) by `source` aggregated to them."""
-    period_name = target.columns.keys()[0]
+    """Replace `target`'s rows for `days` (whole periods; None: all) by its daily rollup
+    summed up to them.  A target's columns are its period, what it groups by, then sums."""
+    source = installation_rollup if "successes" in target.c else key_rollup
+    period_name, *rest = target.columns.keys()
+    measures = [name for name in rest if name in (*INSTALLATION_COUNTS, *KEY_EVENT_COUNTS)]
+    groups = [name for name in rest if name not in measures]
     period = period_start(source.c.day, "month") if period_name == "month" else source.c.day
     group_columns = [
         source.c.partner_id.is_not(None) if name == "at_partner" else source.c[name]

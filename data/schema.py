@@ -176,6 +176,21 @@ audit_log = sa.Table(
 
 # --- The product's own tables: rollups the loaders maintain (not part of the import) ------
 
+#: What the rollups sum: install attempts by outcome, and key events by kind.
+INSTALLATION_COUNTS = ("successes", "failures")
+KEY_EVENT_COUNTS = (
+    "fulfilled",
+    "allocated",
+    "consumed",
+    "returned_allocated",
+    "returned_unallocated",
+)
+
+
+def _counts(names: tuple[str, ...]) -> list[sa.Column[int]]:
+    return [sa.Column(name, sa.Integer, nullable=False) for name in names]
+
+
 installation_rollup = sa.Table(
     "installation_rollup",
     metadata,
@@ -184,8 +199,7 @@ installation_rollup = sa.Table(
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("segment", sa.String(10), nullable=False),
     sa.Column("site", sa.String(100)),
-    sa.Column("successes", sa.Integer, nullable=False),
-    sa.Column("failures", sa.Integer, nullable=False),
+    *_counts(INSTALLATION_COUNTS),
     sa.Index("ix_installation_rollup_day", "day"),
     sa.Index("ix_installation_rollup_partner_day", "partner_id", "day"),
 )
@@ -196,11 +210,7 @@ key_rollup = sa.Table(
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("partner_id", sa.Integer),
-    sa.Column("fulfilled", sa.Integer, nullable=False),
-    sa.Column("allocated", sa.Integer, nullable=False),
-    sa.Column("consumed", sa.Integer, nullable=False),
-    sa.Column("returned_allocated", sa.Integer, nullable=False),
-    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    *_counts(KEY_EVENT_COUNTS),
     sa.Index("ix_key_rollup_day", "day"),
     sa.Index("ix_key_rollup_product_day", "product_id", "day"),
     sa.Index("ix_key_rollup_partner_day", "partner_id", "day"),
@@ -216,8 +226,7 @@ installation_month_rollup = sa.Table(
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("segment", sa.String(10), nullable=False),
     sa.Column("site", sa.String(100)),
-    sa.Column("successes", sa.Integer, nullable=False),
-    sa.Column("failures", sa.Integer, nullable=False),
+    *_counts(INSTALLATION_COUNTS),
     sa.Index("ix_installation_month_rollup_month", "month"),
     sa.Index("ix_installation_month_rollup_partner_month", "partner_id", "month"),
 )
@@ -227,8 +236,7 @@ installation_partner_months = sa.Table(
     metadata,
     sa.Column("month", sa.Date, nullable=False),
     sa.Column("partner_id", sa.Integer, nullable=False),
-    sa.Column("successes", sa.Integer, nullable=False),
-    sa.Column("failures", sa.Integer, nullable=False),
+    *_counts(INSTALLATION_COUNTS),
     sa.Index("ix_installation_partner_months_month", "month"),
     sa.Index("ix_installation_partner_months_partner_month", "partner_id", "month"),
 )
@@ -239,8 +247,7 @@ installation_day_totals = sa.Table(
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("segment", sa.String(10), nullable=False),
-    sa.Column("successes", sa.Integer, nullable=False),
-    sa.Column("failures", sa.Integer, nullable=False),
+    *_counts(INSTALLATION_COUNTS),
     sa.Index("ix_installation_day_totals_day", "day"),
 )
 
@@ -250,11 +257,7 @@ key_month_rollup = sa.Table(
     sa.Column("month", sa.Date, nullable=False),
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("partner_id", sa.Integer),
-    sa.Column("fulfilled", sa.Integer, nullable=False),
-    sa.Column("allocated", sa.Integer, nullable=False),
-    sa.Column("consumed", sa.Integer, nullable=False),
-    sa.Column("returned_allocated", sa.Integer, nullable=False),
-    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    *_counts(KEY_EVENT_COUNTS),
     sa.Index("ix_key_month_rollup_month", "month"),
     sa.Index("ix_key_month_rollup_partner_month", "partner_id", "month"),
 )
@@ -265,11 +268,7 @@ key_day_totals = sa.Table(
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("product_id", sa.Integer, nullable=False),
     sa.Column("at_partner", sa.Boolean(create_constraint=False), nullable=False),
-    sa.Column("fulfilled", sa.Integer, nullable=False),
-    sa.Column("allocated", sa.Integer, nullable=False),
-    sa.Column("consumed", sa.Integer, nullable=False),
-    sa.Column("returned_allocated", sa.Integer, nullable=False),
-    sa.Column("returned_unallocated", sa.Integer, nullable=False),
+    *_counts(KEY_EVENT_COUNTS),
     sa.Index("ix_key_day_totals_day", "day"),
 )
 

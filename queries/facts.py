@@ -26,6 +26,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from data.rollups import complete_through, installation_days_select, key_days_select
 from data.schema import (
+    KEY_EVENT_COUNTS,
     installation_day_totals,
     installation_month_rollup,
     installation_partner_months,
@@ -42,7 +43,6 @@ from queries.sql import end_of, period_start, start_of
 #: The time column a caller needs: one row per day, per month, or none (sum everything).
 Period = Literal["day", "month"] | None
 Source = Literal["raw", "day", "month"]
-_KEY_COUNTS = ("fulfilled", "allocated", "consumed", "returned_allocated", "returned_unallocated")
 
 
 def rollup_through(connection: sa.Connection) -> dt.date | None:
@@ -173,7 +173,7 @@ def key_event_counts(
         columns = [*_period_column(c, period), c.product_id, at_partner.label("at_partner")]
         if per_partner:
             columns.append(c.partner_id)
-        statement = sa.select(*columns, *(c[name] for name in _KEY_COUNTS))
+        statement = sa.select(*columns, *(c[name] for name in KEY_EVENT_COUNTS))
         parts.append(
             statement.where(*_span_range(c, span), *product_in_scope(c.product_id, filters))
         )
