@@ -24,7 +24,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.rollups import complete_through, installation_days_select, key_days_select
+from data.rollups import complete_through, installation_rows, key_event_rows
 from data.schema import (
     KEY_EVENT_COUNTS,
     installation_day_totals,
@@ -117,7 +117,7 @@ def installation_counts(
             window = [installations.c.installed_at < end_of(span.last)]
             if span.first is not None:
                 window.append(installations.c.installed_at >= start_of(span.first))
-            raw = installation_days_select(sa.and_(*window)).subquery()
+            raw = installation_rows(sa.and_(*window)).subquery()
             table: sa.FromClause = raw
         elif span.source == "month":
             table = installation_month_rollup if with_detail else installation_partner_months
@@ -163,7 +163,7 @@ def key_event_counts(
     for span in spans(through, first, last, monthly=per_partner and period != "day"):
         if span.source == "raw":
             start = None if span.first is None else start_of(span.first)
-            table: sa.FromClause = key_days_select((start, end_of(span.last))).subquery()
+            table: sa.FromClause = key_event_rows((start, end_of(span.last))).subquery()
         elif span.source == "month":
             table = key_month_rollup
         else:

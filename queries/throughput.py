@@ -70,7 +70,9 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     ).select("period", "installations", "failed", "cumulative", "attempts", "failure_rate")
 
 
-def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.Subquery:
+def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.CTE:
+    """Successes up to and including each day; a CTE, so that the database computes it once
+    for all the milestones asked about in one statement (EXPLAIN: once per milestone)."""
     days = installation_counts(connection, filters, None, filters.as_of, period="day")
     daily = (
         sa.select(days.c.day, sa.func.sum(days.c.successes).label("n"))
@@ -80,7 +82,7 @@ def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.Subquer
     )
     return sa.select(
         daily.c.day, sa.func.sum(daily.c.n).over(order_by=daily.c.day).label("total")
-    ).subquery()
+    ).cte("cumulative")
 
 
 def milestones(connection: sa.Connection, filters: Filters, targets: Sequence[int]) -> pl.DataFrame:
