@@ -31,7 +31,6 @@ from data.schema import (
     installation_month_rollup,
     installation_partner_months,
     installation_rollup,
-    installations,
     key_day_totals,
     key_month_rollup,
     key_rollup,
@@ -114,11 +113,7 @@ def installation_counts(
     through = rollup_through(connection)
     for span in spans(through, first, last, monthly=with_partners and period != "day"):
         if span.source == "raw":
-            window = [installations.c.installed_at < end_of(span.last)]
-            if span.first is not None:
-                window.append(installations.c.installed_at >= start_of(span.first))
-            raw = installation_rows(sa.and_(*window)).subquery()
-            table: sa.FromClause = raw
+            table: sa.FromClause = installation_rows(_between(span)).subquery()
         elif span.source == "month":
             table = installation_month_rollup if with_detail else installation_partner_months
         else:
@@ -162,8 +157,7 @@ def key_event_counts(
     through = rollup_through(connection)
     for span in spans(through, first, last, monthly=per_partner and period != "day"):
         if span.source == "raw":
-            start = None if span.first is None else start_of(span.first)
-            table: sa.FromClause = key_event_rows((start, end_of(span.last))).subquery()
+            table: sa.FromClause = key_event_rows(_between(span)).subquery()
         elif span.source == "month":
             table = key_month_rollup
         else:
@@ -178,6 +172,10 @@ def key_event_counts(
             statement.where(*_span_range(c, span), *product_in_scope(c.product_id, filters))
         )
     return _union(parts, "key_event_counts")
+
+
+def _between(span: Span) -> tuple[dt.datetime | None, dt.datetime]:
+    return (None if span.first is None else start_of(span.first), end_of(span.last))
 
 
 def _span_range(columns: Any, span: Span) -> list[ColumnElement[bool]]:
