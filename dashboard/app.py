@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+# Imported before any page runs: Plotly looks pandas up in sys.modules without importing it,
+# so a session drawing a chart while another session's thread was still importing pandas got
+# a half-initialised module and an exception box (seen in the two-session load test).
+import pandas  # noqa: F401
 import streamlit as st
 
 from dashboard import auth, data_access, ui
