@@ -126,19 +126,25 @@ def refresh_all(connection: sa.Connection) -> None:
 
 
 def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:
-    """Recompute the rollups for the given days only (a day's import touches a few days)."""
-    touched = sorted(set(days))
+    """Recompute the rollups for the given days only (a day's import touches a few days),
+    and for every day between the last complete one and them: rows written there by other
+    systems since the last refresh would otherwise be skipped once the state moves past them.
+    """
+    touched = set(days)
     if not touched:
         return
-    for first, last in _runs(touched):
+    state = complete_through(connection)
+    if state is not None and max(touched) > state:
+        gap = (max(touched) - state).days
+        touched.update(state + dt.timedelta(days=n) for n in range(1, gap))
+    for first, last in _runs(sorted(touched)):
         connection.execute(
             installation_rollup.delete().where(installation_rollup.c.day.between(first, last))
         )
         connection.execute(key_rollup.delete().where(key_rollup.c.day.between(first, last)))
         _insert(connection, (first, last))
         _derive(connection, (first, last))
-    state = complete_through(connection)
-    _mark_complete(connection, max([touched[-1], *([state] if state else [])]))
+    _mark_complete(connection, max([*touched, *([state] if state else [])]))
 
 
 def refresh_after_load(connection: sa.Connection, touched: Iterable[dt.date]) -> None:

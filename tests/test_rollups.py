@@ -170,6 +170,26 @@ def test_an_import_refreshes_the_days_it_touched(edge_cases: sa.Engine, tmp_path
     _assert_same(_all_metrics(edge_cases, FILTERS["june"]), rolled)
 
 
+def test_rows_written_by_others_before_an_imported_day_are_not_skipped(
+    edge_cases: sa.Engine, tmp_path: Path
+) -> None:
+    with edge_cases.begin() as connection:
+        refresh_all(connection)  # complete through 2021-07-02
+        add_installation(connection, 100, 1, 1, "2021-07-05T09:00")  # not through a loader
+    (tmp_path / "installations.csv").write_text(
+        "id,key_id,partner_id,product_id,segment,site,installed_at,status\n"
+        "101,,2,1,education,Utrecht,2021-07-10T10:00:00,success\n"
+    )
+    import_directory(edge_cases, tmp_path)
+    july = Filters(
+        as_of=dt.date(2021, 7, 31), date_from=dt.date(2021, 7, 1), date_to=dt.date(2021, 7, 31)
+    )
+    rolled = _all_metrics(edge_cases, july)
+    _drop_rollups(edge_cases)
+    _assert_same(_all_metrics(edge_cases, july), rolled)
+    assert rolled["throughput_month"]["installations"].to_list() == [3]
+
+
 def test_the_demo_database_gives_the_same_reports_from_rollups(engine: sa.Engine) -> None:
     as_of = dt.date(2022, 3, 31)
     generate_demo(engine, installations=3_000, seed=5, as_of=as_of, progress=lambda *_: None)
