@@ -11,11 +11,13 @@ today: the rollups answer up to the day before and that day is read from the raw
 - bare: the exact SQL statements those calls sent, replayed on a raw psycopg2 cursor;
 - raw: the page's metric calls with the rollups switched off (the unaggregated path);
 - naive: the pattern the rollups replace — pull the range's raw installation rows into
-  Polars and aggregate there (the installations chart of the page), with its peak memory.
+  Polars and aggregate there (the installations chart of the page), with its peak memory;
+- per metric: each metric call alone against the statements it sent, both on connections
+  already open.
 
-It prints one table of medians and ratios plus the peak RSS of the dashboard process
-clicking through all pages (AppTest, fresh process).  Nothing here is asserted: the figures
-go to the README.
+It prints a table of medians and ratios per page, the peak RSS of the dashboard process
+clicking through all pages (AppTest, fresh process), and a table per metric call.  Nothing
+here is asserted: the figures go to the README.
 """
 
 from __future__ import annotations
@@ -50,58 +52,78 @@ AS_OF = dt.date(2026, 11, 25)
 Call = Callable[[sa.Connection, Filters], Any]
 
 
-def _sidebar() -> list[Call]:
-    return [
-        partners.partner_options,
-        partners.account_manager_options,
-        lambda c, f: partners.product_options(c),
-    ]
-
-
-#: What each page asks the query layer for with the default filters (see dashboard/pages).
-PAGES: dict[str, list[Call]] = {
-    "overview": [
-        kpis.overview_kpis,
-        lambda c, f: throughput.throughput(c, f, "day"),
-        lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
-        lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
-        stock.stock_on_hand,
-    ],
-    "partners": [
-        volumes.partner_volumes,
-        lambda c, f: volumes.partner_volume_series(c, f.replace(partner_ids=(1, 2, 3, 4, 5))),
-        lambda c, f: throughput.installation_breakdown(c, f, "product"),
-        lambda c, f: throughput.installation_breakdown(c, f, "segment"),
-    ],
-    "partner_detail": [
-        lambda c, f: partners.partner_profile(c, f, 1),
-        lambda c, f: stock.allocation_vs_consumption(c, f.replace(partner_ids=(1,))),
-        lambda c, f: throughput.throughput(c, f.replace(partner_ids=(1,)), "week"),
-        lambda c, f: reporting.report_status(c, f.replace(partner_ids=(1,))),
-    ],
-    "conversions": [
-        conversions.conversion_summary,
-        conversions.conversion_funnel,
-        conversions.time_to_convert,
-        conversions.conversions_over_time,
-        conversions.stuck_partners,
-        conversions.lost_reasons,
-        conversions.lost_partners,
-    ],
-    "stock": [stock.stock_on_hand, stock.allocation_vs_consumption],
-    "throughput": [
-        lambda c, f: throughput.throughput(c, f, "week"),
-        lambda c, f: throughput.installation_breakdown(c, f, "product"),
-        lambda c, f: throughput.installation_breakdown(c, f, "site"),
-        lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
-        lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
-    ],
-    "reporting": [
-        reporting.reporting_backlog,
-        reporting.late_report_trend,
-        reporting.report_status,
-    ],
+#: What each page asks the query layer for with the default filters (see dashboard/pages),
+#: by the name the per-metric table shows.
+PAGES: dict[str, dict[str, Call]] = {
+    "overview": {
+        "overview_kpis": kpis.overview_kpis,
+        "throughput (day)": lambda c, f: throughput.throughput(c, f, "day"),
+        "milestones": lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
+        "next_milestone": lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
+        "stock_on_hand": stock.stock_on_hand,
+    },
+    "partners": {
+        "partner_volumes": volumes.partner_volumes,
+        "partner_volume_series (5 partners)": lambda c, f: volumes.partner_volume_series(
+            c, f.replace(partner_ids=(1, 2, 3, 4, 5))
+        ),
+        "installation_breakdown (product)": lambda c, f: throughput.installation_breakdown(
+            c, f, "product"
+        ),
+        "installation_breakdown (segment)": lambda c, f: throughput.installation_breakdown(
+            c, f, "segment"
+        ),
+    },
+    "partner_detail": {
+        "partner_profile": lambda c, f: partners.partner_profile(c, f, 1),
+        "allocation_vs_consumption (1 partner)": lambda c, f: stock.allocation_vs_consumption(
+            c, f.replace(partner_ids=(1,))
+        ),
+        "throughput (week, 1 partner)": lambda c, f: throughput.throughput(
+            c, f.replace(partner_ids=(1,)), "week"
+        ),
+        "report_status (1 partner)": lambda c, f: reporting.report_status(
+            c, f.replace(partner_ids=(1,))
+        ),
+    },
+    "conversions": {
+        "conversion_summary": conversions.conversion_summary,
+        "conversion_funnel": conversions.conversion_funnel,
+        "time_to_convert": conversions.time_to_convert,
+        "conversions_over_time": conversions.conversions_over_time,
+        "stuck_partners": conversions.stuck_partners,
+        "lost_reasons": conversions.lost_reasons,
+        "lost_partners": conversions.lost_partners,
+    },
+    "stock": {
+        "stock_on_hand": stock.stock_on_hand,
+        "allocation_vs_consumption": stock.allocation_vs_consumption,
+    },
+    "throughput": {
+        "throughput (week)": lambda c, f: throughput.throughput(c, f, "week"),
+        "installation_breakdown (product)": lambda c, f: throughput.installation_breakdown(
+            c, f, "product"
+        ),
+        "installation_breakdown (site)": lambda c, f: throughput.installation_breakdown(
+            c, f, "site"
+        ),
+        "milestones": lambda c, f: throughput.milestones(c, f, DEFAULT_MILESTONES),
+        "next_milestone": lambda c, f: throughput.next_milestone(c, f, DEFAULT_MILESTONES),
+    },
+    "reporting": {
+        "reporting_backlog": reporting.reporting_backlog,
+        "late_report_trend": reporting.late_report_trend,
+        "report_status": reporting.report_status,
+    },
 }
+
+
+@dataclasses.dataclass
+class MetricTiming:
+    page: str
+    metric: str
+    cold: float
+    bare: float
 
 
 @dataclasses.dataclass
@@ -113,6 +135,7 @@ class Timing:
     raw: float
     naive: float | None
     naive_peak_mb: float | None
+    metrics: list[MetricTiming]
 
 
 def _median(run: Callable[[], object], runs: int) -> float:
@@ -147,13 +170,17 @@ def _page_calls(engine: sa.Engine, calls: list[Call], filters: Filters) -> None:
 def _replay(engine: sa.Engine, statements: list[tuple[str, Any]]) -> None:
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
-        for statement, parameters in statements:
-            cursor.execute(statement, parameters)
-            cursor.fetchall()
-        cursor.close()
+        _replay_on(raw, statements)
     finally:
         raw.close()
+
+
+def _replay_on(raw: Any, statements: list[tuple[str, Any]]) -> None:
+    cursor = raw.cursor()
+    for statement, parameters in statements:
+        cursor.execute(statement, parameters)
+        cursor.fetchall()
+    cursor.close()
 
 
 @contextlib.contextmanager
@@ -282,8 +309,8 @@ def measure(url: str, runs: int, naive: bool = True) -> list[Timing]:
     # The demo's last day plays today: in use the rollups end the day before and today's
     # partial day is read from the raw tables.
     with _rollups_through(engine, AS_OF - dt.timedelta(days=1)):
-        for page, calls in PAGES.items():
-            timings.append(_measure_page(url, engine, page, calls, filters, runs, naive))
+        for page, metrics in PAGES.items():
+            timings.append(_measure_page(url, engine, page, metrics, filters, runs, naive))
             print(f"measured {page}", file=sys.stderr)
     engine.dispose()
     return timings
@@ -293,11 +320,12 @@ def _measure_page(
     url: str,
     engine: sa.Engine,
     page: str,
-    calls: list[Call],
+    metrics: dict[str, Call],
     filters: Filters,
     runs: int,
     naive: bool,
 ) -> Timing:
+    calls = list(metrics.values())
     _page_calls(engine, calls, filters)  # the database's own caches warm, as in use
     page_run = functools.partial(_page_calls, engine, calls, filters)
     cold = _median(page_run, runs)
@@ -312,7 +340,29 @@ def _measure_page(
         if naive and page in ("overview", "partners", "throughput")
         else (None, None)
     )
-    return Timing(page, cold, warm, bare, raw, naive_seconds, naive_peak)
+    per_metric = _measure_metrics(engine, page, metrics, filters, runs)
+    return Timing(page, cold, warm, bare, raw, naive_seconds, naive_peak, per_metric)
+
+
+def _measure_metrics(
+    engine: sa.Engine, page: str, metrics: dict[str, Call], filters: Filters, runs: int
+) -> list[MetricTiming]:
+    """Each metric call alone against the statements it sent, both on connections already
+    open: the query layer's own cost per metric, without the page's connection checkout."""
+    timings = []
+    raw = engine.raw_connection()
+    try:
+        with engine.connect() as connection:
+            for name, call in metrics.items():
+                run = functools.partial(call, connection, filters)
+                cold = _median(run, runs)
+                with _captured(engine) as statements:
+                    run()
+                bare = _median(functools.partial(_replay_on, raw, statements), runs)
+                timings.append(MetricTiming(page, name, cold, bare))
+    finally:
+        raw.close()
+    return timings
 
 
 def _ms(seconds: float | None) -> str:
@@ -338,6 +388,16 @@ def report(timings: Sequence[Timing], peak_rss: float | None) -> str:
         )
     if peak_rss is not None:
         lines.append(f"\nDashboard process peak RSS through all pages: {peak_rss:,.0f} MB")
+    lines += [
+        "",
+        "| page | metric call | cold | bare SQL | cold ÷ bare |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for t in timings:
+        lines.extend(
+            f"| {m.page} | {m.metric} | {_ms(m.cold)} | {_ms(m.bare)} | {m.cold / m.bare:.2f} |"
+            for m in t.metrics
+        )
     return "\n".join(lines)
 
 
