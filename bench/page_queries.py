@@ -8,7 +8,8 @@ today: the rollups answer up to the day before and that day is read from the raw
 
 - cold: the page's metric calls through the query layer, nothing cached in the app;
 - warm: the same calls through the dashboard's `st.cache_data` runner, already filled;
-- bare: the exact SQL statements those calls sent, replayed on a raw psycopg2 cursor;
+- bare: the exact SQL statements those calls sent, replayed on a raw psycopg2 cursor (in
+  turns with cold, so both see the same spells of a shared machine);
 - raw: the page's metric calls with the rollups switched off (the unaggregated path);
 - naive: the pattern the rollups replace — pull the range's raw installation rows into
   Polars and aggregate there (the installations chart of the page), with its peak memory;
@@ -139,12 +140,19 @@ class Timing:
 
 
 def _median(run: Callable[[], object], runs: int) -> float:
-    samples = []
+    return _medians([run], runs)[0]
+
+
+def _medians(contenders: Sequence[Callable[[], object]], runs: int) -> list[float]:
+    """Median times of each contender, run in turns (a, b, a, b, …) so that a slow spell of
+    the shared machine hits both alike instead of one measured after the other."""
+    samples: list[list[float]] = [[] for _ in contenders]
     for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for run, times in zip(contenders, samples, strict=True):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
 
 
 @contextlib.contextmanager
@@ -328,10 +336,9 @@ def _measure_page(
     calls = list(metrics.values())
     _page_calls(engine, calls, filters)  # the database's own caches warm, as in use
     page_run = functools.partial(_page_calls, engine, calls, filters)
-    cold = _median(page_run, runs)
     with _captured(engine) as statements:
         _page_calls(engine, calls, filters)
-    bare = _median(lambda: _replay(engine, statements), runs)
+    cold, bare = _medians([page_run, functools.partial(_replay, engine, statements)], runs)
     warm = _median(_warm_runner(engine, calls, filters), runs)
     with _rollups_through(engine, None):
         raw = _median(page_run, max(1, runs // 2))
@@ -355,10 +362,10 @@ def _measure_metrics(
         with engine.connect() as connection:
             for name, call in metrics.items():
                 run = functools.partial(call, connection, filters)
-                cold = _median(run, runs)
                 with _captured(engine) as statements:
                     run()
-                bare = _median(functools.partial(_replay_on, raw, statements), runs)
+                replay = functools.partial(_replay_on, raw, statements)
+                cold, bare = _medians([run, replay], runs)
                 timings.append(MetricTiming(page, name, cold, bare))
     finally:
         raw.close()
