@@ -127,7 +127,7 @@ def refresh_all(connection: sa.Connection) -> None:
 
 def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:
     """Recompute the rollups for the given days only (a day's import touches a few days),
-    and for every day between the last complete one and them: rows written there by other
+    and for every day from the last complete one to them: rows written there by other
     systems since the last refresh would otherwise be skipped once the state moves past them.
     """
     touched = set(days)
@@ -136,7 +136,7 @@ def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:
     state = complete_through(connection)
     if state is not None and max(touched) > state:
         gap = (max(touched) - state).days
-        touched.update(state + dt.timedelta(days=n) for n in range(1, gap))
+        touched.update(state + dt.timedelta(days=n) for n in range(gap))
     for first, last in _runs(sorted(touched)):
         connection.execute(
             installation_rollup.delete().where(installation_rollup.c.day.between(first, last))
@@ -239,9 +239,16 @@ def _last_event_day(connection: sa.Connection) -> dt.date | None:
 
 
 def _mark_complete(connection: sa.Connection, day: dt.date | None) -> None:
+    """Record the rollups as complete through `day`, but never through today (UTC) or later:
+    a day still going on gets more rows after the refresh, and once it is over it would be
+    read from the rollups without them."""
     connection.execute(rollup_state.delete())
     if day is not None:
-        connection.execute(rollup_state.insert().values(name=ROLLUP_NAME, complete_through=day))
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        complete = min(day, yesterday)
+        connection.execute(
+            rollup_state.insert().values(name=ROLLUP_NAME, complete_through=complete)
+        )
 
 
 def _runs(days: list[dt.date]) -> Iterator[tuple[dt.date, dt.date]]:

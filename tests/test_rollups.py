@@ -190,6 +190,16 @@ def test_rows_written_by_others_before_an_imported_day_are_not_skipped(
     assert rolled["throughput_month"]["installations"].to_list() == [3]
 
 
+def test_a_day_still_going_on_is_never_marked_complete(edge_cases: sa.Engine) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    with edge_cases.begin() as connection:
+        add_installation(connection, 100, 1, 1, f"{today.isoformat()}T00:00:01")
+        refresh_all(connection)
+    with edge_cases.connect() as connection:
+        complete = connection.execute(sa.select(rollup_state.c.complete_through)).scalar()
+    assert complete == today - dt.timedelta(days=1)
+
+
 def test_the_demo_database_gives_the_same_reports_from_rollups(engine: sa.Engine) -> None:
     as_of = dt.date(2022, 3, 31)
     generate_demo(engine, installations=3_000, seed=5, as_of=as_of, progress=lambda *_: None)
