@@ -194,7 +194,7 @@ def _derive(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> 
     (None: everything) and the day totals of `days`."""
     months: tuple[dt.date, dt.date] | None = None
     if days is not None:
-        months = (days[0].replace(day=1), _month_end(days[1]))
+        months = (days[0].replace(day=1), next_month(days[1]) - dt.timedelta(days=1))
     for target in _DERIVED:
         _rebuild(connection, target, months if "month" in target.c else days)
 
@@ -224,9 +224,9 @@ def _rebuild(
     connection.execute(target.insert().from_select([period_name, *groups, *measures], statement))
 
 
-def _month_end(day: dt.date) -> dt.date:
-    following = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    return following - dt.timedelta(days=1)
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after `day`'s: where the whole month around it ends."""
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
 def _last_event_day(connection: sa.Connection) -> dt.date | None:

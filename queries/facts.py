@@ -24,7 +24,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.rollups import complete_through, installation_rows, key_event_rows
+from data.rollups import complete_through, installation_rows, key_event_rows, next_month
 from data.schema import (
     KEY_EVENT_COUNTS,
     installation_day_totals,
@@ -75,18 +75,17 @@ def spans(
     rolled_last = min(last, through)
     if not monthly:
         return [Span("day", first, rolled_last), *result]
-    months_first = None if first is None else _first_whole_month(first)
-    months_last = rolled_last.replace(day=1)
-    if _month_after(rolled_last) - dt.timedelta(days=1) != rolled_last:
-        months_last = _month_before(rolled_last)
+    # The whole months start on or after `first` and end by `rolled_last`.
+    months_first = first if first is None or first.day == 1 else next_month(first)
+    after_months = (rolled_last + dt.timedelta(days=1)).replace(day=1)
+    months_last = (after_months - dt.timedelta(days=1)).replace(day=1)
     if months_first is not None and months_first > months_last:
         return [Span("day", first, rolled_last), *result]
     if first is not None and months_first is not None and first < months_first:
         result.append(Span("day", first, months_first - dt.timedelta(days=1)))
     result.append(Span("month", months_first, months_last))
-    tail_first = _month_after(months_last)
-    if tail_first <= rolled_last:
-        result.append(Span("day", tail_first, rolled_last))
+    if after_months <= rolled_last:
+        result.append(Span("day", after_months, rolled_last))
     return result
 
 
@@ -201,15 +200,3 @@ def _period_column(columns: Any, period: Period) -> list[ColumnElement[Any]]:
 
 def _union(parts: list[sa.Select[Any]], name: str) -> sa.Subquery:
     return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(name)
-
-
-def _month_after(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
-def _month_before(day: dt.date) -> dt.date:
-    return (day.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
-def _first_whole_month(day: dt.date) -> dt.date:
-    return day if day.day == 1 else _month_after(day)
