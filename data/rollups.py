@@ -110,7 +110,8 @@ def _within(column: ColumnElement[Any], between: Between) -> list[ColumnElement[
 
 
 def complete_through(connection: sa.Connection) -> dt.date | None:
-    """The last day every rollup is complete for (None: not built by this version)."""
+    """The last day every rollup is complete for (None: not built by this version); always
+    a day that was over when the rollups were refreshed, so never today."""
     return connection.execute(
         sa.select(rollup_state.c.complete_through).where(rollup_state.c.name == ROLLUP_NAME)
     ).scalar()

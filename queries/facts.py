@@ -44,15 +44,6 @@ Period = Literal["day", "month"] | None
 Source = Literal["raw", "day", "month"]
 
 
-def rollup_through(connection: sa.Connection) -> dt.date | None:
-    """The last day the rollups can answer for: complete, and before today (UTC)."""
-    complete = complete_through(connection)
-    if complete is None:
-        return None
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    return min(complete, yesterday)
-
-
 @dataclasses.dataclass(frozen=True)
 class Span:
     """Days `first` (None: since the beginning) to `last`, both included, read from `source`;
@@ -109,7 +100,7 @@ def installation_counts(
     with_partners = per_partner or bool(partner_conditions(filters))
     with_detail = detailed or bool(filters.product_codes or filters.segments)
     parts: list[sa.Select[Any]] = []
-    through = rollup_through(connection)
+    through = complete_through(connection)
     for span in spans(through, first, last, monthly=with_partners and period != "day"):
         if span.source == "raw":
             table: sa.FromClause = installation_rows(_between(span)).subquery()
@@ -153,7 +144,7 @@ def key_event_counts(
     caller: MAR stock has no partner.  Several rows may share those values, so callers sum.
     """
     parts: list[sa.Select[Any]] = []
-    through = rollup_through(connection)
+    through = complete_through(connection)
     for span in spans(through, first, last, monthly=per_partner and period != "day"):
         if span.source == "raw":
             table: sa.FromClause = key_event_rows(_between(span)).subquery()

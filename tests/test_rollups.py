@@ -15,10 +15,10 @@ from polars.testing import assert_frame_equal
 
 from data.csv_import import import_directory
 from data.demo import generate_demo
-from data.rollups import ROLLUP_NAME, refresh_all
+from data.rollups import ROLLUP_NAME, complete_through, refresh_all
 from data.schema import rollup_state
 from queries import conversions, kpis, reporting, stock, throughput, volumes
-from queries.facts import Span, rollup_through, spans
+from queries.facts import Span, spans
 from queries.filters import Filters
 from tests.builders import (
     add_account_manager,
@@ -136,7 +136,7 @@ def test_rollups_answer_until_the_last_complete_day_before_today(edge_cases: sa.
     with edge_cases.begin() as connection:
         refresh_all(connection)
     with edge_cases.connect() as connection:
-        assert rollup_through(connection) == dt.date(2021, 7, 2)
+        assert complete_through(connection) == dt.date(2021, 7, 2)
 
 
 def test_rows_written_after_the_refresh_are_read_from_the_raw_table(
@@ -216,7 +216,7 @@ def test_rollups_built_by_an_older_version_are_not_read(edge_cases: sa.Engine) -
         refresh_all(connection)
         connection.execute(rollup_state.update().values(name="daily"))
     with edge_cases.connect() as connection:
-        assert rollup_through(connection) is None
+        assert complete_through(connection) is None
 
 
 def test_a_range_is_read_as_days_around_whole_months_then_raw_after_the_rollups() -> None:
