@@ -10,13 +10,25 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
 
-KEY_STATES = ("fulfilled", "allocated", "consumed", "reported", "returned")
+#: DESIGN §1: a key's life as Microsoft records it, in order; `returned` ends an unused key.
+KEY_STATES = (
+    "fulfilled",
+    "allocated",
+    "consumed",
+    "bound",
+    "reported",
+    "activated",
+    "denied",
+    "returned",
+)
 SEGMENTS = ("education", "authority", "nonprofit")
 INSTALL_STATUSES = ("success", "failed")
 ROLES = ("management", "account_manager", "admin")
 SIZE_CLASSES = ("S", "M", "L")
 LICENCE_TYPES = ("dpk", "coa")
 FAMILIES = ("windows", "office")
+PARTNER_KINDS = ("tpr", "own_site")
+CHANNELS = ("commercial", "citizenship")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
@@ -43,7 +55,11 @@ partners = sa.Table(
     sa.Column("size_class", sa.String(1), nullable=False),
     sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
     sa.Column("joined_at", sa.DateTime),
+    sa.Column("kind", sa.String(10)),
+    sa.Column("citizenship_cap", sa.Integer),
     _one_of("size_class", SIZE_CLASSES),
+    _one_of("kind", PARTNER_KINDS),
+    sa.CheckConstraint("citizenship_cap IS NULL OR citizenship_cap >= 0", name="citizenship_cap"),
     sa.CheckConstraint("length(country) = 2", name="country"),
     sa.Index("ix_partners_account_manager", "account_manager_id"),
 )
@@ -69,8 +85,10 @@ products = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("family", sa.String(20), nullable=False),
     sa.Column("licence_type", sa.String(3), nullable=False),
+    sa.Column("channel", sa.String(12)),
     _one_of("family", FAMILIES),
     _one_of("licence_type", LICENCE_TYPES),
+    _one_of("channel", CHANNELS),
 )
 
 key_orders = sa.Table(
@@ -98,11 +116,23 @@ keys = sa.Table(
     sa.Column("consumed_at", sa.DateTime),
     sa.Column("reported_at", sa.DateTime),
     sa.Column("returned_at", sa.DateTime),
+    sa.Column("product_key_id", sa.String(20)),
+    sa.Column("bound_at", sa.DateTime),
+    sa.Column("device_hash", sa.String(64)),
+    sa.Column("acknowledged_at", sa.DateTime),
+    sa.Column("activation_code", sa.String(2)),
+    sa.Column("return_code", sa.String(10)),
     _one_of("state", KEY_STATES),
+    # DESIGN §3: fulfilled <= allocated <= consumed <= bound <= reported <= acknowledged; a
+    # step the source does not record may be missing (reported without bound_at).
     sa.CheckConstraint(
         "(allocated_at IS NULL OR allocated_at >= fulfilled_at)"
         " AND (consumed_at IS NULL OR (allocated_at IS NOT NULL AND consumed_at >= allocated_at))"
-        " AND (reported_at IS NULL OR (consumed_at IS NOT NULL AND reported_at >= consumed_at))"
+        " AND (bound_at IS NULL OR (consumed_at IS NOT NULL AND bound_at >= consumed_at))"
+        " AND (reported_at IS NULL OR (consumed_at IS NOT NULL AND reported_at >= consumed_at"
+        " AND (bound_at IS NULL OR reported_at >= bound_at)))"
+        " AND (acknowledged_at IS NULL OR (reported_at IS NOT NULL"
+        " AND acknowledged_at >= reported_at))"
         " AND (returned_at IS NULL OR (consumed_at IS NULL AND returned_at >= fulfilled_at"
         " AND (allocated_at IS NULL OR returned_at >= allocated_at)))",
         name="forward_only",
