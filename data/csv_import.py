@@ -52,6 +52,7 @@ from data.schema import (
     SIZE_CLASSES,
     create_schema,
     has_data_tables,
+    is_optional_in_import,
 )
 
 #: More problems than this are rarely different ones: the import stops looking.
@@ -189,6 +190,7 @@ class _Source:
     table: sa.Table
     path: Path
     positions: tuple[int, ...]  # where each of the table's columns sits in the file's rows
+    width: int  # cells per row; a column the file leaves out sits at `width`, an empty cell
 
     def where(self, line: int, column: str) -> str:
         return f"{self.path.name} line {line}, column {column}"
@@ -202,12 +204,13 @@ class _Source:
         records = _records(self.path, problems)
         next(records, None)  # the header, checked by `_read_header`
         for line, cells in records:
-            if len(cells) != len(self.positions):
+            if len(cells) != self.width:
                 problems.add(
                     f"{self.path.name} line {line} has {len(cells)} cells but the header"
-                    f" has {len(self.positions)}."
+                    f" has {self.width}."
                 )
                 continue
+            cells.append("")  # what every column the file leaves out reads as
             try:  # one `try` per row, not per cell: this loop runs for every row of every file
                 values, complete = tuple([convert(cells[at]) for convert, at in plan]), True
             except _Invalid:
@@ -276,11 +279,13 @@ def _read_header(table: sa.Table, path: Path, problems: _Problems) -> _Source | 
             f"{where}, column {name!r}: {table.name} has no such column"
             f" (its columns are {', '.join(columns)})."
         )
-    for name in [name for name in columns if name not in names]:
+    required = [column.name for column in table.columns if not is_optional_in_import(column)]
+    for name in [name for name in required if name not in names]:
         problems.add(f"{where}, column {name}: the column is missing.")
     if len(problems.messages) > found:
         return None
-    return _Source(table, path, tuple(names.index(name) for name in columns))
+    positions = tuple(names.index(name) if name in names else len(names) for name in columns)
+    return _Source(table, path, positions, len(names))
 
 
 # --- Cells ---------------------------------------------------------------------------------

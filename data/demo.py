@@ -43,6 +43,8 @@ HOUR = 3_600
 #: Seconds are counted from START; this marks a timestamp that is not set.
 NULL = -1
 BATCH = 50_000
+#: Each key state's index in `schema.KEY_STATES`, so state arrays are named, not numbered.
+_STATE = {name: index for index, name in enumerate(schema.KEY_STATES)}
 
 _EPOCH = np.datetime64(START, "s")
 _RRP_OPEN = dt.datetime(2019, 6, 1)
@@ -417,7 +419,10 @@ class _Demo:
     def _insert(
         self, connection: sa.Connection, table: sa.Table, rows: Sequence[Row] | Iterator[Row]
     ) -> None:
-        columns = [column.name for column in table.columns]
+        # The optional lifecycle columns are not generated yet: rows hold the others, in order.
+        columns = [
+            column.name for column in table.columns if not schema.is_optional_in_import(column)
+        ]
         self.counts[table.name] = bulk_insert(connection, table, columns, rows, batch_size=BATCH)
         self.report(table.name, 1.0)
 
@@ -805,8 +810,8 @@ class _Demo:
         reported = np.where((consumed != NULL) & (reported <= self.end), reported, NULL)
         state = np.select(
             [returned != NULL, reported != NULL, consumed != NULL, allocated != NULL],
-            [4, 3, 2, 1],
-            default=0,
+            [_STATE[name] for name in ("returned", "reported", "consumed", "allocated")],
+            default=_STATE["fulfilled"],
         )
         return (
             index,

@@ -31,6 +31,14 @@ PARTNER_KINDS = ("tpr", "own_site")
 CHANNELS = ("commercial", "citizenship")
 
 
+#: Marks a column that an import file may leave out (DESIGN §3, in italics): empty when unknown.
+OPTIONAL = {"optional_in_import": True}
+
+
+def is_optional_in_import(column: sa.Column[object]) -> bool:
+    return bool(column.info.get("optional_in_import"))
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
     allowed = ", ".join(f"'{v}'" for v in values)
     return sa.CheckConstraint(f"{column} IN ({allowed})", name=column)
@@ -55,8 +63,8 @@ partners = sa.Table(
     sa.Column("size_class", sa.String(1), nullable=False),
     sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
     sa.Column("joined_at", sa.DateTime),
-    sa.Column("kind", sa.String(10)),
-    sa.Column("citizenship_cap", sa.Integer),
+    sa.Column("kind", sa.String(10), info=OPTIONAL),
+    sa.Column("citizenship_cap", sa.Integer, info=OPTIONAL),
     _one_of("size_class", SIZE_CLASSES),
     _one_of("kind", PARTNER_KINDS),
     sa.CheckConstraint("citizenship_cap IS NULL OR citizenship_cap >= 0", name="citizenship_cap"),
@@ -85,7 +93,7 @@ products = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("family", sa.String(20), nullable=False),
     sa.Column("licence_type", sa.String(3), nullable=False),
-    sa.Column("channel", sa.String(12)),
+    sa.Column("channel", sa.String(12), info=OPTIONAL),
     _one_of("family", FAMILIES),
     _one_of("licence_type", LICENCE_TYPES),
     _one_of("channel", CHANNELS),
@@ -116,12 +124,12 @@ keys = sa.Table(
     sa.Column("consumed_at", sa.DateTime),
     sa.Column("reported_at", sa.DateTime),
     sa.Column("returned_at", sa.DateTime),
-    sa.Column("product_key_id", sa.String(20)),
-    sa.Column("bound_at", sa.DateTime),
-    sa.Column("device_hash", sa.String(64)),
-    sa.Column("acknowledged_at", sa.DateTime),
-    sa.Column("activation_code", sa.String(2)),
-    sa.Column("return_code", sa.String(10)),
+    sa.Column("product_key_id", sa.String(20), info=OPTIONAL),
+    sa.Column("bound_at", sa.DateTime, info=OPTIONAL),
+    sa.Column("device_hash", sa.String(64), info=OPTIONAL),
+    sa.Column("acknowledged_at", sa.DateTime, info=OPTIONAL),
+    sa.Column("activation_code", sa.String(2), info=OPTIONAL),
+    sa.Column("return_code", sa.String(10), info=OPTIONAL),
     _one_of("state", KEY_STATES),
     # DESIGN §3: fulfilled <= allocated <= consumed <= bound <= reported <= acknowledged; a
     # step the source does not record may be missing (reported without bound_at).
