@@ -23,8 +23,8 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from cli.main import main as cli
 from dashboard import auth, data_access
-from dashboard.cli import main as cli
 from data.db import make_engine
 from data.demo import generate_demo
 from queries.exports import REPORTS

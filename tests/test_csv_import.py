@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dashboard.cli import main
+from cli.main import main
 from data import schema
 from data.csv_import import MAX_PROBLEMS, import_directory
 from data.csv_tables import export_tables

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dashboard.cli import main
+from cli.main import main
 from data.db import make_engine
 from data.schema import create_schema
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv

@@ -20,8 +20,8 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
+from cli.main import main as cli
 from dashboard import data_access
-from dashboard.cli import main as cli
 from data.audit import record_export
 from data.db import make_engine
 from data.demo import generate_demo
