@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from data.errors import UserError
+from data.migrations import current_revision, head, outdated_schema, stamp_head
+
 metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
 
 #: DESIGN §1: a key's life as Microsoft records it, in order; `returned` ends an unused key.
@@ -332,12 +335,31 @@ DATA_TABLES: tuple[sa.Table, ...] = (
 
 
 def create_schema(bind: sa.Engine | sa.Connection) -> None:
-    """Create every missing table and index; running it again changes nothing, and on an
-    older database it adds the tables a newer version needs."""
+    """Create the current schema in an empty database and record its version; a database at
+    the current version is left as it is.
+
+    Any other database is refused (`UserError`): only `mar-insight upgrade` changes a schema,
+    so rows are never written into tables that lack columns of this release.
+    """
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as connection:
+            create_schema(connection)
+        return
+    if require_current_schema(bind):
+        return
     metadata.create_all(bind, checkfirst=True)
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(bind, checkfirst=True)
+    stamp_head(bind)
+
+
+def require_current_schema(connection: sa.Connection) -> bool:
+    """Whether the database holds the current schema (False: it is empty); raises
+    `UserError`, with a sentence naming `mar-insight upgrade`, for an older one."""
+    revision = current_revision(connection)
+    if revision == head():
+        return True
+    if revision is None and not has_data_tables(connection):
+        return False
+    raise UserError(outdated_schema(revision))
 
 
 def has_schema(connection: sa.Connection) -> bool:

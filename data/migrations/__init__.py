@@ -1,0 +1,66 @@
+"""The versions of the database schema: Alembic's environment and one revision per change.
+
+It lives inside the package, so an installed `mar-insight` finds it from any directory
+without an `alembic.ini`.  Revisions are named after the schema version they bring a database
+to (`v0.1` is the released schema before versioning, `v0.2` the key lifecycle of DESIGN §3);
+each revision's docstring says what it changes, and `mar-insight upgrade` prints it.
+
+This module holds what a fresh database needs without running any revision: the head of the
+chain and the stamp that records it.  It must not import `data.schema`, which calls it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+HERE = Path(__file__).resolve().parent
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration, built in code: no `alembic.ini` in the working directory."""
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    return config
+
+
+@functools.cache
+def scripts() -> ScriptDirectory:
+    """The revisions, read once per process."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    """The revision the code's metadata describes."""
+    revision = scripts().get_current_head()
+    assert revision is not None, "data/migrations/versions holds no revision"
+    return revision
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision recorded in the database; None when it has no version table."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def stamp_head(connection: sa.Connection) -> None:
+    """Record that the database holds the current schema (it was created from the metadata)."""
+    MigrationContext.configure(connection).stamp(scripts(), head())
+
+
+def outdated_schema(revision: str | None) -> str:
+    """The sentence that refuses a database whose schema is not the code's."""
+    if revision is None or revision in {script.revision for script in scripts().walk_revisions()}:
+        found = revision or "from before schema versions"
+        return (
+            f"The database has an older schema ({found}, this release needs {head()}); run "
+            "'mar-insight upgrade' to bring it up to date, which keeps every row."
+        )
+    return (
+        f"The database has schema {revision}, which this release of MAR Insight does not know "
+        f"(it knows up to {head()}); use the release that upgraded the database."
+    )

@@ -1,0 +1,294 @@
+"""v0.1: the schema MAR Insight 0.1 released, before the schema had versions.
+
+The tables exactly as that release defined them (frozen here: later revisions change them,
+never this file).  A database from before versioning holds them already, or most of them
+(a release before the rollups lacks those): only what is missing is created, as that
+release's `create_schema` did, so such a database is adopted as v0.1 without touching a row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "v0.1"
+down_revision = None
+
+metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
+
+KEY_STATES = ("fulfilled", "allocated", "consumed", "reported", "returned")
+SEGMENTS = ("education", "authority", "nonprofit")
+INSTALL_STATUSES = ("success", "failed")
+ROLES = ("management", "account_manager", "admin")
+SIZE_CLASSES = ("S", "M", "L")
+LICENCE_TYPES = ("dpk", "coa")
+FAMILIES = ("windows", "office")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+account_managers = sa.Table(
+    "account_managers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("region", sa.String(100)),
+)
+
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("region", sa.String(100)),
+    sa.Column("size_class", sa.String(1), nullable=False),
+    sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
+    sa.Column("joined_at", sa.DateTime),
+    _one_of("size_class", SIZE_CLASSES),
+    sa.CheckConstraint("length(country) = 2", name="country"),
+    sa.Index("ix_partners_account_manager", "account_manager_id"),
+)
+
+conversions = sa.Table(
+    "conversions",
+    metadata,
+    sa.Column("partner_id", sa.Integer, sa.ForeignKey("partners.id"), primary_key=True),
+    sa.Column("rrp_registered_at", sa.DateTime, nullable=False),
+    sa.Column("contacted_at", sa.DateTime),
+    sa.Column("applied_at", sa.DateTime),
+    sa.Column("contract_signed_at", sa.DateTime),
+    sa.Column("first_order_at", sa.DateTime),
+    sa.Column("lost_at", sa.DateTime),
+    sa.Column("lost_reason", sa.String(200)),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("code", sa.String(50), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("family", sa.String(20), nullable=False),
+    sa.Column("licence_type", sa.String(3), nullable=False),
+    _one_of("family", FAMILIES),
+    _one_of("licence_type", LICENCE_TYPES),
+)
+
+key_orders = sa.Table(
+    "key_orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("ordered_at", sa.DateTime, nullable=False),
+    sa.Column("fulfilled_at", sa.DateTime),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", sa.Numeric(12, 2)),
+    sa.CheckConstraint("quantity > 0", name="quantity"),
+)
+
+keys = sa.Table(
+    "keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("key_orders.id")),
+    sa.Column("partner_id", sa.Integer, sa.ForeignKey("partners.id")),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("fulfilled_at", sa.DateTime, nullable=False),
+    sa.Column("allocated_at", sa.DateTime),
+    sa.Column("consumed_at", sa.DateTime),
+    sa.Column("reported_at", sa.DateTime),
+    sa.Column("returned_at", sa.DateTime),
+    _one_of("state", KEY_STATES),
+    sa.CheckConstraint(
+        "(allocated_at IS NULL OR allocated_at >= fulfilled_at)"
+        " AND (consumed_at IS NULL OR (allocated_at IS NOT NULL AND consumed_at >= allocated_at))"
+        " AND (reported_at IS NULL OR (consumed_at IS NOT NULL AND reported_at >= consumed_at))"
+        " AND (returned_at IS NULL OR (consumed_at IS NULL AND returned_at >= fulfilled_at"
+        " AND (allocated_at IS NULL OR returned_at >= allocated_at)))",
+        name="forward_only",
+    ),
+    sa.Index("ix_keys_product_state", "product_id", "state"),
+    sa.Index("ix_keys_partner_allocated", "partner_id", "allocated_at"),
+    # One per key event: the query layer reads the days after the rollups (today) raw, by
+    # event time across all products (EXPLAIN showed a sequential scan of every key without).
+    sa.Index("ix_keys_fulfilled_at", "fulfilled_at"),
+    sa.Index("ix_keys_allocated_at", "allocated_at"),
+    sa.Index("ix_keys_consumed_at", "consumed_at"),
+    sa.Index("ix_keys_returned_at", "returned_at"),
+)
+
+installations = sa.Table(
+    "installations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("keys.id")),
+    sa.Column("partner_id", sa.Integer, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("site", sa.String(100)),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(7), nullable=False),
+    _one_of("segment", SEGMENTS),
+    _one_of("status", INSTALL_STATUSES),
+    sa.Index("ix_installations_installed_at", "installed_at"),
+    sa.Index("ix_installations_partner_installed_at", "partner_id", "installed_at"),
+)
+
+licence_reports = sa.Table(
+    "licence_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("partner_id", sa.Integer, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("period", sa.Date, nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=False),
+    sa.Column("submitted_at", sa.DateTime),
+    sa.Column("reported_installations", sa.Integer),
+    sa.UniqueConstraint("partner_id", "period", name="uq_licence_reports_partner_period"),
+    sa.CheckConstraint(
+        "reported_installations IS NULL OR reported_installations >= 0",
+        name="reported_installations",
+    ),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
+    _one_of("role", ROLES),
+    sa.CheckConstraint(
+        "role <> 'account_manager' OR account_manager_id IS NOT NULL",
+        name="account_manager_scope",
+    ),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("who", sa.String(320), nullable=False),
+    sa.Column("report", sa.String(100), nullable=False),
+    sa.Column("filters", sa.Text, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+)
+
+# --- The product's own tables: rollups the loaders maintain (not part of the import) ------
+
+#: What the rollups sum: install attempts by outcome, and key events by kind.
+INSTALLATION_COUNTS = ("successes", "failures")
+KEY_EVENT_COUNTS = (
+    "fulfilled",
+    "allocated",
+    "consumed",
+    "returned_allocated",
+    "returned_unallocated",
+)
+
+
+def _counts(names: tuple[str, ...]) -> list[sa.Column[int]]:
+    return [sa.Column(name, sa.Integer, nullable=False) for name in names]
+
+
+installation_rollup = sa.Table(
+    "installation_rollup",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("site", sa.String(100)),
+    *_counts(INSTALLATION_COUNTS),
+    sa.Index("ix_installation_rollup_day", "day"),
+    sa.Index("ix_installation_rollup_partner_day", "partner_id", "day"),
+)
+
+key_rollup = sa.Table(
+    "key_rollup",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("partner_id", sa.Integer),
+    *_counts(KEY_EVENT_COUNTS),
+    sa.Index("ix_key_rollup_day", "day"),
+    sa.Index("ix_key_rollup_product_day", "product_id", "day"),
+    sa.Index("ix_key_rollup_partner_day", "partner_id", "day"),
+)
+
+# Coarser rollups derived from the two daily ones: a month per partner answers ranges and
+# positions over years in a few thousand rows; the day totals answer views without partners.
+installation_month_rollup = sa.Table(
+    "installation_month_rollup",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("site", sa.String(100)),
+    *_counts(INSTALLATION_COUNTS),
+    sa.Index("ix_installation_month_rollup_month", "month"),
+    sa.Index("ix_installation_month_rollup_partner_month", "partner_id", "month"),
+)
+
+installation_partner_months = sa.Table(
+    "installation_partner_months",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("partner_id", sa.Integer, nullable=False),
+    *_counts(INSTALLATION_COUNTS),
+    sa.Index("ix_installation_partner_months_month", "month"),
+    sa.Index("ix_installation_partner_months_partner_month", "partner_id", "month"),
+)
+
+installation_day_totals = sa.Table(
+    "installation_day_totals",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    *_counts(INSTALLATION_COUNTS),
+    sa.Index("ix_installation_day_totals_day", "day"),
+)
+
+key_month_rollup = sa.Table(
+    "key_month_rollup",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("partner_id", sa.Integer),
+    *_counts(KEY_EVENT_COUNTS),
+    sa.Index("ix_key_month_rollup_month", "month"),
+    sa.Index("ix_key_month_rollup_partner_month", "partner_id", "month"),
+)
+
+key_day_totals = sa.Table(
+    "key_day_totals",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("at_partner", sa.Boolean(create_constraint=False), nullable=False),
+    *_counts(KEY_EVENT_COUNTS),
+    sa.Index("ix_key_day_totals_day", "day"),
+)
+
+rollup_state = sa.Table(
+    "rollup_state",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("complete_through", sa.Date, nullable=False),
+)
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    metadata.create_all(bind, checkfirst=True)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(bind, checkfirst=True)

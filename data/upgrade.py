@@ -1,0 +1,107 @@
+"""`mar-insight upgrade`: bring a database to the current schema without losing a row.
+
+The revisions of `data/migrations` run in one transaction: on PostgreSQL (transactional DDL)
+and on SQLite (a connection of its own that issues BEGIN itself, since Python's driver would
+commit around each DDL statement), so a failed upgrade leaves the database as it was.  SQLite
+copies a table to change it (batch mode); its foreign keys are switched off for the copy, as
+SQLite's manual prescribes, and checked over the whole database before the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from data.errors import UserError
+from data.migrations import (
+    alembic_config,
+    current_revision,
+    head,
+    outdated_schema,
+    scripts,
+    stamp_head,
+)
+from data.schema import has_data_tables, metadata
+
+#: What a database from before schema versions is taken for, unless it matches the current
+#: metadata already (created by an unreleased version that had the newest columns).
+BASELINE = "v0.1"
+
+
+def upgrade_database(engine: sa.Engine) -> list[str]:
+    """Run every revision the database lacks; return one line per step (none: it was current)."""
+    with _migration_connection(engine) as connection, connection.begin():
+        steps = _upgrade(connection)
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
+    return steps
+
+
+def _upgrade(connection: sa.Connection) -> list[str]:
+    start = current_revision(connection)
+    if start == head():
+        return []
+    known = {script.revision for script in scripts().walk_revisions()}
+    if start is not None and start not in known:
+        raise UserError(outdated_schema(start))
+    steps: list[str] = []
+    if start is None and not has_data_tables(connection):
+        steps.append(f"created the tables of {BASELINE}")
+    elif start is None and _matches_metadata(connection):
+        stamp_head(connection)
+        return [f"recognised a database from before schema versions as {head()}; recorded it"]
+    elif start is None:
+        steps.append(f"recognised a database from before schema versions as {BASELINE}")
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    pending = reversed(list(scripts().iterate_revisions(head(), start or BASELINE)))
+    steps += [f"{step.down_revision} → {step.revision}: {_one_line(step.doc)}" for step in pending]
+    return steps
+
+
+def _matches_metadata(connection: sa.Connection) -> bool:
+    """Whether Alembic's autogenerate finds nothing to change for the current metadata."""
+    return not compare_metadata(MigrationContext.configure(connection), metadata)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@contextmanager
+def _migration_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as connection:
+            yield connection
+        return
+    own = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    sa.event.listen(own, "connect", _sqlite_manual_transactions)
+    sa.event.listen(own, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        with own.connect() as connection:
+            yield connection
+    finally:
+        own.dispose()
+
+
+def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    """Let SQLAlchemy's BEGIN span DDL, with foreign keys off while tables are copied."""
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def _check_foreign_keys(connection: sa.Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table = broken[0][0]
+        raise UserError(
+            f"The upgrade was undone: {len(broken)} row(s) of {table} (and maybe others) refer "
+            "to rows that do not exist; nothing was changed."
+        )
