@@ -20,9 +20,11 @@ from data.csv_import import import_directory
 from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import UserError, describe_database_error
+from data.migrations import head
 from data.rollups import refresh_all
-from data.schema import create_schema, has_schema
+from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
+from data.upgrade import upgrade_database
 from queries.access import viewer_for_email
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
 from queries.filters import Filters
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("directory", type=Path, metavar="DIR")
 
     command("refresh", "rebuild the rollups the dashboard reads from")
+
+    command("upgrade", "bring the database to this release's schema, keeping every row")
 
     export = command("export", "write a report as CSV, the same bytes as the page download")
     export.add_argument(
@@ -109,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("Rebuilt the rollups.")
         elif args.command == "export":
             _export(engine, args, settings)
+        elif args.command == "upgrade":
+            _upgrade(engine)
     except (UserError, SettingsError) as exc:
         print(f"mar-insight: {exc}", file=sys.stderr)
         return 2
@@ -135,7 +141,7 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         cover_warning_days=settings.cover_warning_days,
     )
     with engine.begin() as connection:
-        if not has_schema(connection):
+        if not require_current_schema(connection) or not has_schema(connection):
             raise UserError(
                 "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
                 "'mar-insight import DIR' first."
@@ -164,14 +170,26 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         sys.stdout.flush()
 
 
+def _upgrade(engine: Engine) -> None:
+    steps = upgrade_database(engine)
+    for step in steps:
+        print(step)
+    if steps:
+        print(f"The database is now at schema {head()}.")
+    else:
+        print(f"The database is already at schema {head()}; nothing to do.")
+
+
 def _serve(engine: Engine, settings: Settings, port: int) -> int:
-    """Start Streamlit; an empty SQLite database gets the demo data first, so the embedded
-    default works on a fresh machine with one command."""
+    """Start Streamlit; an empty SQLite database gets the demo data first, and an older one is
+    upgraded, so the embedded default works with one command on a fresh or updated machine."""
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
-            empty = not has_schema(connection)
+            empty = not has_data_tables(connection)
         if empty:
             print("Creating the demo database (one time only) …", file=sys.stderr)
             generate_demo(engine, as_of=settings.today())
+        for step in upgrade_database(engine):
+            print(f"Upgraded the database: {step}", file=sys.stderr)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
     return subprocess.call(command, env={**os.environ, "MAR_DATABASE_URL": settings.database_url})

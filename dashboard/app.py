@@ -22,9 +22,8 @@ from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
 NO_SCHEMA = (
-    "The database is missing MAR Insight tables; run 'mar-insight demo' for demo data, "
-    "'mar-insight import DIR' for your own, or 'mar-insight refresh' to add the tables a newer "
-    "version needs, then reload."
+    "The database is missing MAR Insight tables; run 'mar-insight demo' for demo data or "
+    "'mar-insight import DIR' for your own, then reload."
 )
 
 

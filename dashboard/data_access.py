@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from data.db import make_engine
-from data.schema import has_schema
+from data.schema import has_schema, require_current_schema
 from data.settings import Settings, load_settings
 from queries.filters import Filters
 
@@ -45,8 +45,10 @@ def engine() -> sa.Engine:
 
 
 def schema_exists() -> bool:
+    """Whether the database holds the product's tables; a schema older than the code raises
+    `UserError` with the sentence that names `mar-insight upgrade`."""
     with engine().connect() as connection:
-        return has_schema(connection)
+        return require_current_schema(connection) and has_schema(connection)
 
 
 @functools.cache

@@ -51,8 +51,8 @@ from data.schema import (
     SEGMENTS,
     SIZE_CLASSES,
     create_schema,
-    has_data_tables,
     is_optional_in_import,
+    require_current_schema,
 )
 
 #: More problems than this are rarely different ones: the import stops looking.
@@ -113,7 +113,7 @@ def import_directory(engine: sa.Engine, directory: Path) -> ImportSummary:
         problems.raise_if_any()
         files = [source for source in headers if source is not None]  # all, after the raise
         with engine.begin() as connection:
-            schema_existed = has_data_tables(connection)
+            schema_existed = require_current_schema(connection)
             _check(connection if schema_existed else None, files, problems)
             problems.raise_if_any()
             create_schema(connection)

@@ -36,10 +36,17 @@ BASELINE = "v0.1"
 
 def upgrade_database(engine: sa.Engine) -> list[str]:
     """Run every revision the database lacks; return one line per step (none: it was current)."""
-    with _migration_connection(engine) as connection, connection.begin():
-        steps = _upgrade(connection)
-        if connection.dialect.name == "sqlite":
-            _check_foreign_keys(connection)
+    with _migration_connection(engine) as connection:
+        try:
+            with connection.begin():
+                steps = _upgrade(connection)
+                if connection.dialect.name == "sqlite":
+                    _check_foreign_keys(connection)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise UserError(
+                f"The upgrade stopped and was undone, so the database is as it was: {reason}."
+            ) from exc
     return steps
 
 
@@ -102,6 +109,6 @@ def _check_foreign_keys(connection: sa.Connection) -> None:
     if broken:
         table = broken[0][0]
         raise UserError(
-            f"The upgrade was undone: {len(broken)} row(s) of {table} (and maybe others) refer "
-            "to rows that do not exist; nothing was changed."
+            f"The upgrade was undone, so the database is as it was: {len(broken)} row(s) of"
+            f" {table} (and maybe others) refer to rows that do not exist."
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,8 @@ def _postgres_admin_engine() -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
     """A URL whose connections see only a new, empty schema of their own."""
     admin = _postgres_admin_engine()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -49,6 +50,13 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections see only a new, empty schema of their own."""
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mar.sqlite'}"
 
@@ -59,6 +67,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second fresh, empty database of the same dialect as `database_url`."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.sqlite'}"
+        return
+    with _postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
