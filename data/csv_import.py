@@ -27,6 +27,7 @@ import codecs
 import csv
 import datetime as dt
 import decimal
+import functools
 import itertools
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -42,11 +43,13 @@ from data.csv_tables import csv_file_name
 from data.errors import UserError
 from data.rollups import event_days, refresh_after_load
 from data.schema import (
+    CHANNELS,
     DATA_TABLES,
     FAMILIES,
     INSTALL_STATUSES,
     KEY_STATES,
     LICENCE_TYPES,
+    PARTNER_KINDS,
     ROLES,
     SEGMENTS,
     SIZE_CLASSES,
@@ -68,6 +71,13 @@ _TIMESTAMP = re.compile(
     r"\d\d\d\d-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?", re.ASCII
 )
 _COUNTRY = re.compile(r"[A-Z]{2}")
+_ACTIVATION_CODE = re.compile(r"\d\d", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+#: A product key: five groups of five letters or digits, anywhere in a cell (DESIGN §3: the
+#: dashboard stores no secret key material, so a file holding one is refused, never echoed).
+_PRODUCT_KEY = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){4}(?![A-Za-z0-9])")
+#: DESIGN §1: Microsoft's answers that enable a key; any other code denies it.
+ACTIVATING_CODES = ("00", "02")
 
 
 @dataclass(frozen=True)
@@ -189,11 +199,29 @@ class _Source:
 
     table: sa.Table
     path: Path
+    header: tuple[str, ...]
     positions: tuple[int, ...]  # where each of the table's columns sits in the file's rows
-    width: int  # cells per row; a column the file leaves out sits at `width`, an empty cell
+
+    @property
+    def width(self) -> int:
+        """Cells per row; a column the file leaves out sits at `width`, an empty cell."""
+        return len(self.header)
+
+    @functools.cached_property
+    def absent(self) -> frozenset[int]:
+        """The table's columns (by index) that the file leaves out."""
+        return frozenset(i for i, at in enumerate(self.positions) if at == self.width)
 
     def where(self, line: int, column: str) -> str:
         return f"{self.path.name} line {line}, column {column}"
+
+    def merged(self, values: tuple[Any, ...], stored: tuple[Any, ...] | None) -> tuple[Any, ...]:
+        """The row as it will be stored: a column the file leaves out keeps the stored value,
+        so re-importing a file without an optional column never empties it."""
+        absent = self.absent
+        if stored is None or not absent:
+            return values
+        return tuple(stored[i] if i in absent else value for i, value in enumerate(values))
 
     def rows(self, problems: _Problems) -> Iterator[_Row]:
         """Yield every data row, recording in `problems` each cell that does not convert."""
@@ -209,6 +237,11 @@ class _Source:
                     f"{self.path.name} line {line} has {len(cells)} cells but the header"
                     f" has {self.width}."
                 )
+                continue
+            if _PRODUCT_KEY.search("\n".join(cells)):  # one search per row; a key has no \n
+                named = zip(self.header, cells, strict=True)
+                for name in [name for name, cell in named if _holds_key(cell)]:
+                    problems.add(f"{self.where(line, name)}: {PRODUCT_KEY_REFUSED}.")
                 continue
             cells.append("")  # what every column the file leaves out reads as
             try:  # one `try` per row, not per cell: this loop runs for every row of every file
@@ -268,10 +301,13 @@ def _read_header(table: sa.Table, path: Path, problems: _Problems) -> _Source | 
     if header is None:
         problems.add(f"{path.name} is empty; it needs at least the header line.")
         return None
-    names = header[1]
-    columns = [column.name for column in table.columns]
     where = f"{path.name} line 1"
     found = len(problems.messages)
+    for position, name in enumerate(header[1], start=1):
+        if _holds_key(name):
+            problems.add(f"{where}, header cell {position}: {PRODUCT_KEY_REFUSED}.")
+    names = [name for name in header[1] if not _holds_key(name)]
+    columns = [column.name for column in table.columns]
     for name in sorted({name for name in names if names.count(name) > 1}):
         problems.add(f"{where}, column {name}: it appears more than once.")
     for name in [name for name in names if name not in columns]:
@@ -285,7 +321,17 @@ def _read_header(table: sa.Table, path: Path, problems: _Problems) -> _Source | 
     if len(problems.messages) > found:
         return None
     positions = tuple(names.index(name) if name in names else len(names) for name in columns)
-    return _Source(table, path, positions, len(names))
+    return _Source(table, path, tuple(names), positions)
+
+
+PRODUCT_KEY_REFUSED = (
+    "the cell holds a product key (five groups of five letters or digits); MAR Insight never "
+    "stores product keys, so remove it from the file"
+)
+
+
+def _holds_key(text: str) -> bool:
+    return _PRODUCT_KEY.search(text) is not None
 
 
 # --- Cells ---------------------------------------------------------------------------------
@@ -386,14 +432,37 @@ def _first_of_month(value: Any) -> str | None:
     return None if value.day == 1 else "is not the first day of a month"
 
 
+def _activation_code(value: Any) -> str | None:
+    return None if _ACTIVATION_CODE.fullmatch(value) else "is not a two-digit code like 00"
+
+
+def _device_hash(value: Any) -> str | None:
+    if _SHA256.fullmatch(value):
+        return None
+    return "is not a SHA-256 hash: 64 characters 0-9 and a-f"
+
+
+def _accepted_return(value: Any) -> str | None:
+    """DESIGN §4b: only accepted returns are recorded, with credit (O…) or without (Q…)."""
+    if value[:1] in ("O", "Q"):
+        return None
+    return "is not the code of an accepted return, which starts with O or Q"
+
+
 #: Rules beyond the column type: the CHECK constraints of `data.schema`, with a readable reason.
 _VALUE_RULES: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("partners", "country"): _country,
     ("partners", "size_class"): _one_of(SIZE_CLASSES),
+    ("partners", "kind"): _one_of(PARTNER_KINDS),
+    ("partners", "citizenship_cap"): _not_negative,
     ("products", "family"): _one_of(FAMILIES),
     ("products", "licence_type"): _one_of(LICENCE_TYPES),
+    ("products", "channel"): _one_of(CHANNELS),
     ("key_orders", "quantity"): _positive,
     ("keys", "state"): _one_of(KEY_STATES),
+    ("keys", "device_hash"): _device_hash,
+    ("keys", "activation_code"): _activation_code,
+    ("keys", "return_code"): _accepted_return,
     ("installations", "segment"): _one_of(SEGMENTS),
     ("installations", "status"): _one_of(INSTALL_STATUSES),
     ("licence_reports", "period"): _first_of_month,
@@ -436,17 +505,34 @@ _COLUMNS: dict[str, tuple[_ColumnSpec, ...]] = {
 
 # --- Rows ----------------------------------------------------------------------------------
 
-_KEY_STAGES = ("fulfilled_at", "allocated_at", "consumed_at", "reported_at")
+#: DESIGN §3: the timestamps of a key's life in order, each with the one it needs before it
+#: (bound_at may be missing: a key may be reported without it).
+_KEY_TIMES = {
+    "allocated_at": "fulfilled_at",
+    "consumed_at": "allocated_at",
+    "bound_at": "consumed_at",
+    "reported_at": "consumed_at",
+    "acknowledged_at": "reported_at",
+}
 
 
 def _key_rule(row: dict[str, Any]) -> tuple[str, str] | None:
-    """DESIGN §3: states move forward only, and `state` names the furthest stage reached."""
-    for earlier, later in itertools.pairwise(_KEY_STAGES):
-        if row[later] is not None:
-            if row[earlier] is None:
-                return later, f"is set but {earlier} is empty"
-            if row[later] < row[earlier]:
-                return later, f"is before {earlier}"
+    """DESIGN §3: states move forward only, the timestamps never run backwards, and `state`
+    names the furthest stage reached: for an answered key, activated or denied by its code."""
+    previous = "fulfilled_at"
+    for stage, needed in _KEY_TIMES.items():
+        if row[stage] is None:
+            continue
+        if row[needed] is None:
+            return stage, f"is set but {needed} is empty"
+        if row[stage] < row[previous]:
+            return stage, f"is before {previous}"
+        previous = stage
+    for one, other in itertools.permutations(("acknowledged_at", "activation_code")):
+        if row[one] is not None and row[other] is None:
+            return one, f"is set but {other} is empty"
+    if row["return_code"] is not None and row["returned_at"] is None:
+        return "return_code", "is set but returned_at is empty"
     if row["returned_at"] is not None:
         if row["consumed_at"] is not None:
             return "returned_at", "is set but a consumed key cannot be returned"
@@ -454,8 +540,10 @@ def _key_rule(row: dict[str, Any]) -> tuple[str, str] | None:
         if row["returned_at"] < row[earlier]:
             return "returned_at", f"is before {earlier}"
         expected = "returned"
+    elif row["acknowledged_at"] is not None:
+        expected = "activated" if row["activation_code"] in ACTIVATING_CODES else "denied"
     else:
-        expected = next(s for s in reversed(_KEY_STAGES) if row[s] is not None).removesuffix("_at")
+        expected = previous.removesuffix("_at")
     if row["state"] != expected:
         return "state", f"does not match the timestamps, which say {expected!r}"
     return None
@@ -495,6 +583,7 @@ def _check(connection: sa.Connection | None, files: list[_Source], problems: _Pr
             for fk in column.foreign_keys
         ]
         unresolved: list[dict[Any, int]] = [{} for _ in references]
+        ruled: list[_Row] = []
         for row in source.rows(problems):
             for group, seen in zip(unique_groups, first_lines, strict=True):
                 key = tuple(row.values[index] for index in group)
@@ -508,14 +597,13 @@ def _check(connection: sa.Connection | None, files: list[_Source], problems: _Pr
                 value = row.values[index]
                 if value is not None and (value,) not in file_keys.get(target.table.name, {}):
                     pending.setdefault(value, row.line)
-            if (
-                row_rule
-                and row.complete
-                and (broken := row_rule(dict(zip(names, row.values, strict=True))))
-            ):
-                column, reason = broken
-                cell = source.cell(row, names.index(column))
-                problems.add(f"{source.where(row.line, column)}: {cell!r} {reason}.")
+            if row_rule and row.complete:
+                ruled.append(row)
+                if len(ruled) == _CHUNK:
+                    _check_rows(connection, source, ruled, row_rule, problems)
+                    ruled.clear()
+        if row_rule:
+            _check_rows(connection, source, ruled, row_rule, problems)
         file_keys[table.name] = first_lines[0]
         for (index, target), pending in zip(references, unresolved, strict=True):
             missing = _missing(connection, target, pending)
@@ -524,6 +612,44 @@ def _check(connection: sa.Connection | None, files: list[_Source], problems: _Pr
                     f"{source.where(pending[value], names[index])}: {str(value)!r} is not"
                     f" the {target.name} of a row in {target.table.name}.csv or the database."
                 )
+
+
+def _check_rows(
+    connection: sa.Connection | None,
+    source: _Source,
+    rows: Sequence[_Row],
+    rule: Callable[[dict[str, Any]], tuple[str, str] | None],
+    problems: _Problems,
+) -> None:
+    """Apply a rule that spans columns to rows as they will be stored (see `merged`)."""
+    names = source.table.columns.keys()
+    stored = {}
+    if connection is not None and source.absent:
+        stored = _stored(connection, source.table, [row.values for row in rows])
+    (at,) = [names.index(column.name) for column in source.table.primary_key.columns]
+    for row in rows:
+        values = source.merged(row.values, stored.get(row.values[at]))
+        if broken := rule(dict(zip(names, values, strict=True))):
+            column, reason = broken
+            index = names.index(column)
+            if index in source.absent:
+                problems.add(
+                    f"{source.path.name} line {row.line}: {column}, which the file leaves out,"
+                    f" is {str(values[index])!r} in the database and {reason}."
+                )
+            else:
+                cell = source.cell(row, index)
+                problems.add(f"{source.where(row.line, column)}: {cell!r} {reason}.")
+
+
+def _stored(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]
+) -> dict[Any, tuple[Any, ...]]:
+    """The stored rows, by primary key, with the keys of `rows` (at most `_CHUNK`)."""
+    (key,) = table.primary_key.columns
+    at = list(table.columns).index(key)
+    query = sa.select(table).where(key.in_([row[at] for row in rows]))
+    return {found[at]: tuple(found) for found in connection.execute(query)}
 
 
 def _unique_constraints(table: sa.Table) -> list[sa.UniqueConstraint]:
@@ -559,18 +685,19 @@ def _write(
     database_errors = (sa.exc.DBAPIError, connection.dialect.loaded_dbapi.Error)
     try:
         for chunk in _chunks(rows):
-            query = sa.select(table).where(key.in_([row[at] for row in chunk]))
-            stored = {found[at]: tuple(found) for found in connection.execute(query)}
-            for row in chunk:
-                if row[at] not in stored:
+            stored = _stored(connection, table, chunk)
+            for values in chunk:
+                before = stored.get(values[at])
+                row = source.merged(values, before)
+                if before is None:
                     inserts.append(row)
-                elif stored[row[at]] == row:
+                elif before == row:
                     unchanged += 1
                 else:
                     updates.append(
                         {"_key": row[at], **dict(zip(table.columns.keys(), row, strict=True))}
                     )
-                    touched.update(event_days(table, stored[row[at]]))
+                    touched.update(event_days(table, before))
                 touched.update(event_days(table, row))
         bulk_insert(connection, table, table.columns.keys(), inserts)
         if updates:
