@@ -13,9 +13,14 @@ What an import does, so that operators can re-run one safely:
   every other table: id).  A key not yet stored is inserted; a stored row whose values all
   equal the file's is left alone (unchanged); any other stored row is overwritten with the
   file's values (updated).  Rows that are only in the database are kept: an import never
-  deletes, so importing the same files twice changes nothing.
+  deletes, so importing the same files twice changes nothing.  A column the file leaves out
+  (only the optional ones may be) keeps its stored value, and the rules that span columns
+  check the row as it will be stored.
+- A product key (five groups of five letters or digits) in any cell is refused without being
+  repeated: the product stores no secret key material (DESIGN §3).
 - Everything, including creating the schema in an empty database, happens in one
-  transaction: after any error the database is as it was before.
+  transaction: after any error the database is as it was before.  A database with an older
+  schema is refused until `mar-insight upgrade`.
 
 Each file is read twice, once to check it and once to write it, so that memory holds the
 rows of one file at a time however large the whole import is.

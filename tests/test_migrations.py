@@ -7,6 +7,10 @@ compare, the one `create_schema` builds from the metadata.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from streamlit.testing.v1 import AppTest
 
+from bench.load_test import HOST, free_port, healthy
 from cli.main import main as cli
 from dashboard import data_access
 from data import schema
@@ -177,3 +182,29 @@ def test_stamping_records_the_head(empty_engine: sa.Engine) -> None:
     with empty_engine.begin() as connection:
         stamp_head(connection)
         assert current_revision(connection) == head()
+
+
+def test_serve_upgrades_an_older_sqlite_database_before_it_starts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'embedded.sqlite'}"
+    old = make_engine(url)
+    baseline.metadata.create_all(old)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_SERVER_ADDRESS": HOST}
+    command = [str(Path(sys.executable).with_name("mar-insight")), "serve", "--url", url]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(f"http://{HOST}:{port}") and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.25)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "Upgraded the database: v0.1 → v0.2: added partners.kind" in log.read_text()
+    with old.connect() as connection:
+        assert current_revision(connection) == head()
+    old.dispose()
