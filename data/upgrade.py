@@ -29,10 +29,6 @@ from data.migrations import (
 )
 from data.schema import has_data_tables, metadata
 
-#: What a database from before schema versions is taken for, unless it matches the current
-#: metadata already (created by an unreleased version that had the newest columns).
-BASELINE = "v0.1"
-
 
 def upgrade_database(engine: sa.Engine) -> list[str]:
     """Run every revision the database lacks; return one line per step (none: it was current)."""
@@ -57,18 +53,23 @@ def _upgrade(connection: sa.Connection) -> list[str]:
     known = {script.revision for script in scripts().walk_revisions()}
     if start is not None and start not in known:
         raise UserError(outdated_schema(start))
+    # A database from before schema versions is taken for the first revision (the release
+    # that had no version table), unless it matches the metadata already: an unreleased
+    # version created it with the newest columns.
+    base = scripts().get_base()
+    assert base is not None, "data/migrations/versions holds no revision"
     steps: list[str] = []
     if start is None and not has_data_tables(connection):
-        steps.append(f"created the tables of {BASELINE}")
+        steps.append(f"created the tables of {base}")
     elif start is None and _matches_metadata(connection):
         stamp_head(connection)
         return [f"recognised a database from before schema versions as {head()}; recorded it"]
     elif start is None:
-        steps.append(f"recognised a database from before schema versions as {BASELINE}")
+        steps.append(f"recognised a database from before schema versions as {base}")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
-    pending = reversed(list(scripts().iterate_revisions(head(), start or BASELINE)))
+    pending = reversed(list(scripts().iterate_revisions(head(), start or base)))
     steps += [f"{step.down_revision} → {step.revision}: {_one_line(step.doc)}" for step in pending]
     return steps
 

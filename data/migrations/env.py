@@ -1,11 +1,13 @@
 """Alembic's environment: runs revisions on the connection `data.upgrade` hands over.
 
 Run by Alembic, never imported.  The developer's `alembic -c data/migrations/alembic.ini`
-(to write a new revision with `revision --autogenerate`) connects to `MAR_DATABASE_URL`.
+(to write a new revision with `revision --autogenerate`, or `check`) connects to
+`MAR_DATABASE_URL` instead.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 
 from data.db import make_engine
@@ -13,9 +15,9 @@ from data.schema import metadata
 from data.settings import load_settings
 
 
-def _run(connection: object) -> None:
+def _run(connection: sa.Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=metadata,
         render_as_batch=True,  # SQLite alters tables only by copying them
     )
@@ -23,11 +25,11 @@ def _run(connection: object) -> None:
         context.run_migrations()
 
 
-_connection = context.config.attributes.get("connection")
-if _connection is not None:
-    _run(_connection)
+_handed_over: sa.Connection | None = context.config.attributes.get("connection")
+if _handed_over is not None:
+    _run(_handed_over)
 else:
     _engine = make_engine(load_settings().database_url)
-    with _engine.begin() as _opened:
-        _run(_opened)
+    with _engine.begin() as _connection:
+        _run(_connection)
     _engine.dispose()
