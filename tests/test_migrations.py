@@ -7,6 +7,7 @@ compare, the one `create_schema` builds from the metadata.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -25,12 +26,16 @@ from bench.load_test import HOST, free_port, healthy
 from cli.main import main as cli
 from dashboard import data_access
 from data import schema
+from data.csv_import import import_directory
 from data.db import make_engine
+from data.demo import generate_demo
 from data.migrations import current_revision, head, stamp_head
 from data.upgrade import upgrade_database
 from tests import baseline_schema as baseline
 from tests.apptest_support import APP
+from tests.test_csv_import import write_dataset
 
+AS_OF = dt.date(2026, 11, 25)
 UPGRADE_SENTENCE = (
     "The database has an older schema (from before schema versions, this release needs v0.2); "
     "run 'mar-insight upgrade' to bring it up to date, which keeps every row."
@@ -208,3 +213,19 @@ def test_serve_upgrades_an_older_sqlite_database_before_it_starts(tmp_path: Path
     with old.connect() as connection:
         assert current_revision(connection) == head()
     old.dispose()
+
+
+def test_an_import_into_an_empty_database_records_the_current_version(
+    empty_engine: sa.Engine, tmp_path: Path
+) -> None:
+    import_directory(empty_engine, write_dataset(tmp_path))
+    with empty_engine.connect() as connection:
+        assert current_revision(connection) == head()
+
+
+def test_the_demo_in_an_empty_database_records_the_current_version(
+    empty_engine: sa.Engine,
+) -> None:
+    generate_demo(empty_engine, installations=2_000, as_of=AS_OF, progress=lambda *_: None)
+    with empty_engine.connect() as connection:
+        assert current_revision(connection) == head()
