@@ -49,11 +49,16 @@ KPIS = (
         decimals=1,
         percent=True,
     ),
-    Kpi("keys_in_stock", "Keys in stock", "MAR and partner stock at the as-of date."),
+    Kpi(
+        "keys_in_stock",
+        "Keys in stock",
+        "The company's keys in stock (MAR and every partner) at the as-of date, whatever the "
+        "partner filters: the central stock runs out for everyone on the same day.",
+    ),
     Kpi(
         "days_of_cover",
         "Days of cover",
-        "Stock ÷ keys consumed per day over the last 28 days.",
+        "The company's stock ÷ its keys consumed per day over the last 28 days.",
         decimals=1,
     ),
     Kpi(

@@ -43,3 +43,9 @@ def product_in_scope(column: ColumnElement[Any], filters: Filters) -> list[Colum
     if not filters.product_codes:
         return []
     return [column.in_(sa.select(products.c.id).where(products.c.code.in_(filters.product_codes)))]
+
+
+def partners_narrowed(filters: Filters) -> bool:
+    """Whether the filters or the viewer's scope leave out some partners, so that figures of
+    "the partners in view" differ from the company's."""
+    return bool(partner_conditions(filters))

@@ -17,7 +17,12 @@ from data.schema import partners, products
 from queries.facts import key_event_counts
 from queries.filters import Filters
 from queries.run import fetch
-from queries.scope import partner_conditions, partner_in_scope, product_in_scope
+from queries.scope import (
+    partner_conditions,
+    partner_in_scope,
+    partners_narrowed,
+    product_in_scope,
+)
 
 CONSUMPTION_WINDOW_DAYS = 28
 DEFAULT_COVER_WARNING_DAYS = 21
@@ -39,15 +44,20 @@ def stock_on_hand(
     filters: Filters,
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS,
 ) -> pl.DataFrame:
-    """One row per product at the as-of date: MAR and partner stock, consumption, cover.
+    """One row per product at the as-of date: the company's stock, consumption and cover, and
+    the stock and consumption of the partners in view beside them.
 
-    In stock = fulfilled by the as-of date, not consumed and not returned by it.  MAR stock is
-    the keys in stock not allocated to a partner by then; partner stock and the consumption
-    rate honour the partner filters and scope.  Consumption rate = keys consumed on the 28
-    days ending at the as-of date ÷ 28; days of cover = total stock ÷ rate, empty when nothing
-    was consumed; the stock-out date is as-of + whole days of cover.
+    Stock is the company's (DESIGN §4): the central stock runs out for everyone on the same
+    day, so `stock_on_hand` (MAR + every partner), `mar_stock`, `consumption_per_day`,
+    `days_of_cover` and `stockout_date` ignore the partner, region, country and manager
+    filters and the viewer's scope; only the product filter narrows them.  `partner_stock`
+    and `partners_consumption_per_day` are those of the partners in view (every partner when
+    nothing narrows the view).  In stock = fulfilled by the as-of date, not consumed and not
+    returned by it; consumption rate = keys consumed on the 28 days ending at the as-of date
+    ÷ 28; days of cover = stock on hand ÷ rate, empty when nothing was consumed; the
+    stock-out date is as-of + whole days of cover.
     """
-    scoped = bool(partner_conditions(filters))
+    scoped = partners_narrowed(filters)
     window_first = filters.as_of - dt.timedelta(days=CONSUMPTION_WINDOW_DAYS - 1)
     position = key_event_counts(
         connection, filters, None, filters.as_of, period=None, per_partner=scoped
@@ -65,7 +75,7 @@ def stock_on_hand(
             ).label("in_stock"),
             _sum_if(e.at_partner, held_by_partner).label("all_partners"),
             _sum_if(sa.and_(e.at_partner, _in_scope(e, filters, scoped)), held_by_partner).label(
-                "partners_in_scope"
+                "partners_in_view"
             ),
         )
         .group_by(e.product_id)
@@ -73,7 +83,13 @@ def stock_on_hand(
     )
     w = window.c
     consumption = (
-        sa.select(w.product_id, _sum_if(_in_scope(w, filters, scoped), w.consumed).label("n"))
+        sa.select(
+            w.product_id,
+            sa.func.sum(w.consumed).label("company"),
+            _sum_if(sa.and_(w.at_partner, _in_scope(w, filters, scoped)), w.consumed).label(
+                "partners_in_view"
+            ),
+        )
         .group_by(w.product_id)
         .subquery()
     )
@@ -82,9 +98,11 @@ def stock_on_hand(
         sa.select(
             products.c.code,
             products.c.name,
+            sa.func.coalesce(p.in_stock, 0),
             sa.func.coalesce(p.in_stock - p.all_partners, 0),
-            sa.func.coalesce(p.partners_in_scope, 0),
-            sa.func.coalesce(consumption.c.n, 0),
+            sa.func.coalesce(p.partners_in_view, 0),
+            sa.func.coalesce(consumption.c.company, 0),
+            sa.func.coalesce(consumption.c.partners_in_view, 0),
         )
         .select_from(products)
         .outerjoin(per_product, p.product_id == products.c.id)
@@ -98,34 +116,36 @@ def stock_on_hand(
         {
             "product_code": pl.String,
             "product_name": pl.String,
+            "stock_on_hand": pl.Int64,
             "mar_stock": pl.Int64,
             "partner_stock": pl.Int64,
             "consumed_28d": pl.Int64,
+            "partners_consumed_28d": pl.Int64,
         },
     )
     rate = pl.col("consumed_28d") / CONSUMPTION_WINDOW_DAYS
     cover = pl.when(pl.col("consumed_28d") > 0).then(pl.col("stock_on_hand") / rate)
-    return (
-        frame.with_columns(stock_on_hand=pl.col("mar_stock") + pl.col("partner_stock"))
-        .with_columns(
-            consumption_per_day=rate.round(2),
-            days_of_cover=cover.round(1),
-            # From the exact cover: rounding for display must not move the date or the flag.
-            stockout_date=pl.lit(filters.as_of) + pl.duration(days=cover.floor().cast(pl.Int64)),
-            low_cover=cover.fill_null(float("inf")) < cover_warning_days,
-        )
-        .select(
-            "product_code",
-            "stock_on_hand",
-            "mar_stock",
-            "partner_stock",
-            "consumption_per_day",
-            "days_of_cover",
-            "stockout_date",
-            "low_cover",
-            "consumed_28d",
-            "product_name",
-        )
+    return frame.with_columns(
+        consumption_per_day=rate.round(2),
+        days_of_cover=cover.round(1),
+        # From the exact cover: rounding for display must not move the date or the flag.
+        stockout_date=pl.lit(filters.as_of) + pl.duration(days=cover.floor().cast(pl.Int64)),
+        low_cover=cover.fill_null(float("inf")) < cover_warning_days,
+        partners_consumption_per_day=(
+            pl.col("partners_consumed_28d") / CONSUMPTION_WINDOW_DAYS
+        ).round(2),
+    ).select(
+        "product_code",
+        "stock_on_hand",
+        "mar_stock",
+        "partner_stock",
+        "consumption_per_day",
+        "days_of_cover",
+        "stockout_date",
+        "low_cover",
+        "partners_consumption_per_day",
+        "consumed_28d",
+        "product_name",
     )
 
 

@@ -120,6 +120,14 @@ def test_kpis_honour_the_viewers_scope(overview: sa.Engine) -> None:
     assert kpis["partners_behind_on_reporting"] == (0.0, 0.0)
 
 
+def test_stock_kpis_are_the_companys_under_a_viewers_scope(overview: sa.Engine) -> None:
+    kpis = _kpis(overview, JUNE.replace(scope_account_manager_id=2))
+
+    # Manager 2's partners hold no keys, yet the central stock is everyone's (DESIGN §4).
+    assert kpis["keys_in_stock"] == (3.0, 5.0)
+    assert kpis["days_of_cover"] == (42.0, 140.0)
+
+
 def test_days_of_cover_is_empty_when_nothing_was_consumed(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         add_product(conn, W11P, "W11P")

@@ -324,13 +324,17 @@ def test_product_filter_lists_only_the_chosen_products(catalogue: sa.Engine) -> 
 
 @pytest.fixture
 def two_managers(engine: sa.Engine) -> sa.Engine:
-    """Partner 1 (manager 1) and partner 2 (manager 2) each hold 2 keys of W11P and consumed 7
-    in the window; the MAR holds 3 keys."""
+    """Partner 1 (manager 1, Europe, DE) and partner 2 (manager 2, Americas, US) each hold 2
+    keys of W11P and consumed 7 in the window; the MAR holds 3 keys.
+
+    The company: 3 + 2 + 2 = 7 keys on hand, 14 consumed in 28 days = 0.5 a day, so 7 ÷ 0.5
+    = 14.0 days of cover and a stock-out on 2021-06-30 + 14 days = 2021-07-14.
+    """
     with engine.begin() as conn:
         add_product(conn, W11, "W11P")
-        for id in (1, 2):
+        for id, region, country in ((1, "Europe", "DE"), (2, "Americas", "US")):
             add_account_manager(conn, id)
-            add_partner(conn, id, manager=id)
+            add_partner(conn, id, manager=id, region=region, country=country)
         add_mar_stock(conn, 3)
         for partner in (1, 2):
             add_keys(conn, 2, W11, partner=partner, allocated_at="2021-05-01")
@@ -340,20 +344,54 @@ def two_managers(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def test_partner_filter_limits_partner_stock_and_consumption_but_not_mar_stock(
+def company_figures(row: dict[str, Any]) -> tuple[Any, ...]:
+    """(stock on hand, MAR stock, consumption per day, days of cover, stock-out date)."""
+    return (
+        row["stock_on_hand"],
+        row["mar_stock"],
+        row["consumption_per_day"],
+        row["days_of_cover"],
+        row["stockout_date"],
+    )
+
+
+COMPANY = (7, 3, 0.5, 14.0, dt.date(2021, 7, 14))
+
+
+def test_management_sees_the_company_stock_and_every_partners_share(
     two_managers: sa.Engine,
 ) -> None:
-    row = w11(two_managers, FILTERS.replace(partner_ids=(2,)))
+    row = w11(two_managers)
 
-    assert split(row) == (5, 3, 2)
-    assert row["consumed_28d"] == 7
+    assert company_figures(row) == COMPANY
+    assert (row["partner_stock"], row["partners_consumption_per_day"]) == (4, 0.5)
 
 
-def test_scoped_viewer_sees_only_their_partners_stock(two_managers: sa.Engine) -> None:
-    row = w11(two_managers, FILTERS.replace(scope_account_manager_id=1))
+@pytest.mark.parametrize(
+    "narrowed",
+    [
+        {"partner_ids": (2,)},
+        {"regions": ("Americas",)},
+        {"countries": ("US",)},
+        {"account_manager_id": 2},
+        {"scope_account_manager_id": 2},
+    ],
+    ids=["partner", "region", "country", "account manager filter", "account manager's scope"],
+)
+def test_a_narrowed_view_keeps_the_company_stock_and_shows_its_partners_beside_it(
+    two_managers: sa.Engine, narrowed: dict[str, Any]
+) -> None:
+    row = w11(two_managers, FILTERS.replace(**narrowed))
 
-    assert split(row) == (5, 3, 2)
-    assert row["consumed_28d"] == 7
+    # Partner 2 alone: 2 keys held, 7 consumed in 28 days = 0.25 a day.
+    assert company_figures(row) == COMPANY
+    assert (row["partner_stock"], row["partners_consumption_per_day"]) == (2, 0.25)
+
+
+def test_the_cover_flag_is_the_companys_whatever_the_view(two_managers: sa.Engine) -> None:
+    """14 days of company cover is below 21, also for a manager whose partner alone would
+    have 7 ÷ 0.25 = 28 days."""
+    assert w11(two_managers, FILTERS.replace(scope_account_manager_id=1))["low_cover"] is True
 
 
 # --- allocation vs consumption --------------------------------------------------------------
