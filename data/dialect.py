@@ -67,9 +67,45 @@ def _days_between_sqlite(element: _DaysBetween, compiler: Any, **kw: Any) -> str
     return f"CAST(julianday(date({end})) - julianday(date({start})) AS INTEGER)"
 
 
+class _DayOfNextMonth(FunctionElement[dt.datetime]):
+    """Midnight of day `day` of the month after the month that starts on `value`."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy declares it a plain attribute)
+        *FunctionElement._traverse_internals,
+        ("day", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, value: ColumnElement[Any], day: int) -> None:
+        self.day = int(day)
+        super().__init__(value)
+
+
+@compiles(_DayOfNextMonth, "postgresql")
+def _day_of_next_month_postgresql(element: _DayOfNextMonth, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return (
+        f"CAST(CAST({value} AS DATE) + INTERVAL '1 month' + INTERVAL '{element.day - 1} days' "
+        "AS TIMESTAMP)"
+    )
+
+
+@compiles(_DayOfNextMonth, "sqlite")
+def _day_of_next_month_sqlite(element: _DayOfNextMonth, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    # Written as SQLAlchemy stores timestamps in SQLite, so text comparisons order correctly.
+    return f"(datetime({value}, '+1 month', '+{element.day - 1} days') || '.000000')"
+
+
 def period_start(value: ColumnElement[Any], grain: Grain) -> ColumnElement[dt.date]:
     """The period a timestamp belongs to: its day, ISO week start (Monday) or month start."""
     return _Truncate(grain, value)
+
+
+def day_of_next_month(month: ColumnElement[Any], day: int) -> ColumnElement[dt.datetime]:
+    """Midnight of day `day` (1-28) of the month after `month` (a month's first day)."""
+    return _DayOfNextMonth(month, day)
 
 
 def days_between(end: ColumnElement[Any], start: ColumnElement[Any]) -> ColumnElement[int]:

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'mar-insight.sqlite'}"
 DEFAULT_MILESTONES = (100_000, 250_000, 500_000, 1_000_000)
+#: The day of the following month on which a monthly licence report without a row of its
+#: own falls due (DESIGN §4).
+DEFAULT_REPORT_DUE_DAY = 10
 
 
 class SettingsError(ValueError):
@@ -32,6 +35,7 @@ class Settings(BaseSettings):
     as_of: dt.date | None = None
     milestones: Annotated[tuple[int, ...], NoDecode] = DEFAULT_MILESTONES
     cover_warning_days: int = Field(default=21, ge=1)
+    report_due_day: int = Field(default=DEFAULT_REPORT_DUE_DAY, ge=1, le=28)
     cache_ttl_seconds: int = Field(default=300, ge=0)
     connect_timeout_seconds: int = Field(default=5, ge=1)
     statement_timeout_seconds: int = Field(default=30, ge=1)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
-from data.settings import DEFAULT_MILESTONES
+from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY
 from queries.conversions import conversion_funnel
 from queries.filters import Filters
 from queries.reporting import reporting_backlog
@@ -28,6 +28,7 @@ class ReportOptions:
     grain: Grain = "day"
     milestones: tuple[int, ...] = DEFAULT_MILESTONES
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
+    report_due_day: int = DEFAULT_REPORT_DUE_DAY
 
 
 ReportBuilder = Callable[[sa.Connection, Filters, ReportOptions], pl.DataFrame]
@@ -38,7 +39,7 @@ REPORTS: dict[str, ReportBuilder] = {
     "stock": lambda c, f, o: stock_on_hand(c, f, o.cover_warning_days),
     "throughput": lambda c, f, o: throughput(c, f, o.grain),
     "milestones": lambda c, f, o: milestones(c, f, o.milestones),
-    "reporting-backlog": lambda c, f, o: reporting_backlog(c, f),
+    "reporting-backlog": lambda c, f, o: reporting_backlog(c, f, o.report_due_day),
 }
 
 

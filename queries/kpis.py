@@ -11,6 +11,7 @@ import dataclasses
 import polars as pl
 import sqlalchemy as sa
 
+from data.settings import DEFAULT_REPORT_DUE_DAY
 from queries.conversions import conversion_summary
 from queries.facts import installation_counts
 from queries.filters import Filters
@@ -71,7 +72,9 @@ KPIS = (
 KPI_NAMES = tuple(kpi.name for kpi in KPIS)
 
 
-def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
+def _figures(
+    connection: sa.Connection, filters: Filters, report_due_day: int
+) -> list[float | None]:
     days = installation_counts(
         connection, filters, filters.date_from, filters.range_end, period=None, per_partner=True
     )
@@ -88,7 +91,7 @@ def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
     on_hand = int(stock["stock_on_hand"].sum())
     consumed = int(stock["consumed_28d"].sum())
     cover = round(on_hand / (consumed / CONSUMPTION_WINDOW_DAYS), 1) if consumed else None
-    behind = reporting_backlog(connection, filters).height
+    behind = reporting_backlog(connection, filters, report_due_day).height
     return [
         installed,
         active,
@@ -100,13 +103,15 @@ def _figures(connection: sa.Connection, filters: Filters) -> list[float | None]:
     ]
 
 
-def overview_kpis(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+def overview_kpis(
+    connection: sa.Connection, filters: Filters, report_due_day: int = DEFAULT_REPORT_DUE_DAY
+) -> pl.DataFrame:
     """One row per KPI (see KPI_NAMES): its value now and for the previous period."""
     return pl.DataFrame(
         {
             "kpi": list(KPI_NAMES),
-            "value": _figures(connection, filters),
-            "previous": _figures(connection, filters.previous_period()),
+            "value": _figures(connection, filters, report_due_day),
+            "previous": _figures(connection, filters.previous_period(), report_due_day),
         },
         schema={"kpi": pl.String, "value": pl.Float64, "previous": pl.Float64},
     )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from data.errors import UserError
 from data.schema import account_managers, conversions, partners, products
+from data.settings import DEFAULT_REPORT_DUE_DAY
 from queries.filters import Filters
 from queries.reporting import reporting_backlog
 from queries.run import fetch
@@ -152,13 +153,18 @@ def ensure_partners_visible(connection: sa.Connection, filters: Filters) -> None
             raise UnknownPartner(unknown_partner_message(partner_id))
 
 
-def partner_summary(connection: sa.Connection, filters: Filters, partner_id: int) -> pl.DataFrame:
+def partner_summary(
+    connection: sa.Connection,
+    filters: Filters,
+    partner_id: int,
+    report_due_day: int = DEFAULT_REPORT_DUE_DAY,
+) -> pl.DataFrame:
     """One row of one partner's headline figures: installations and key flows in the range,
     keys in stock and missing licence reports at the as-of date."""
     one = filters.replace(partner_ids=(partner_id,))
     volumes = partner_volumes(connection, one)
     keys = allocation_vs_consumption(connection, one)
-    backlog = reporting_backlog(connection, one)
+    backlog = reporting_backlog(connection, one, report_due_day)
     key_row = keys.row(0, named=True) if not keys.is_empty() else {}
     return pl.DataFrame(
         {

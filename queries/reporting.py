@@ -1,44 +1,48 @@
-"""Licence reporting: the monthly reports partners owe the MAR, and who is behind.
+"""Licence reporting: the monthly reports TPRs owe the MAR, and who is behind.
 
-A report is missing when it was due before the as-of day and not submitted by it; a report
-due on the as-of day itself is not missing yet.  Product and segment filters do not apply:
-a licence report covers all of a partner's installations.
+Every TPR owes a report for each calendar month in which it had successful installations,
+whether or not a licence_reports row exists: a month without a row counts as a report due on
+a configured day of the following month and never submitted (DESIGN §4), so a partner that
+never sends anything is behind, not invisible.  Own sites owe none.  A report is missing when
+it was due before the as-of day and not submitted by it; a report due on the as-of day itself
+is not missing yet.  Product and segment filters do not apply: a licence report covers all of
+a partner's installations.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from data.dialect import day_of_next_month
 from data.schema import licence_reports, partners
+from data.settings import DEFAULT_REPORT_DUE_DAY
 from queries.facts import installation_counts
 from queries.filters import Filters
 from queries.run import fetch
-from queries.scope import partner_in_scope
-from queries.sql import (
-    count_where,
-    days_between,
-    happened_by,
-    not_happened_by,
-    start_of,
-)
+from queries.scope import is_tpr, partner_in_scope
+from queries.sql import count_where, days_between, happened_by, not_happened_by, start_of
 
 _reports = licence_reports.c
 
 
-def is_missing(day: dt.date) -> ColumnElement[bool]:
-    return sa.and_(_reports.due_at < start_of(day), not_happened_by(_reports.submitted_at, day))
+def is_missing(report: Any, day: dt.date) -> ColumnElement[bool]:
+    """Due before `day` and not submitted by its end."""
+    return sa.and_(report.due_at < start_of(day), not_happened_by(report.submitted_at, day))
 
 
-def is_late(day: dt.date) -> ColumnElement[bool]:
-    return sa.and_(happened_by(_reports.submitted_at, day), _reports.submitted_at > _reports.due_at)
+def is_late(report: Any, day: dt.date) -> ColumnElement[bool]:
+    """Submitted by `day`, after its due time."""
+    return sa.and_(happened_by(report.submitted_at, day), report.submitted_at > report.due_at)
 
 
-def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.Subquery:
-    """Successful installations per partner and calendar month, up to the as-of date."""
+def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.CTE:
+    """Successful installations per partner in view and calendar month, up to the as-of date
+    (from the partner-month rollups where they are complete)."""
     every_product = filters.replace(product_codes=(), segments=())
     days = installation_counts(
         connection, every_product, None, filters.as_of, period="month", per_partner=True
@@ -46,23 +50,75 @@ def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.Su
     return (
         sa.select(days.c.partner_id, days.c.month, sa.func.sum(days.c.successes).label("n"))
         .group_by(days.c.partner_id, days.c.month)
-        .subquery()
+        .having(sa.func.sum(days.c.successes) > 0)
+        .cte("monthly_installations")
     )
 
 
-def reporting_backlog(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
-    """One row per partner behind on reporting (at least one missing report), most days
+def owed_reports(
+    connection: sa.Connection, filters: Filters, due_day: int = DEFAULT_REPORT_DUE_DAY
+) -> sa.Subquery:
+    """One row per report a TPR in view owes: its licence_reports rows, and each month with
+    successful installations up to the as-of date that has no row (due at midnight of day
+    `due_day` of the following month, never submitted).
+
+    Columns: partner_id, period, due_at, submitted_at, reported_installations and `actual`
+    (the month's successful installations, 0 for none).
+    """
+    monthly = _monthly_installations(connection, filters)
+    m = monthly.c
+    tprs = sa.select(partners.c.id).where(is_tpr()).scalar_subquery()
+    stated = (
+        sa.select(
+            _reports.partner_id,
+            _reports.period,
+            _reports.due_at,
+            _reports.submitted_at,
+            _reports.reported_installations,
+            sa.func.coalesce(m.n, 0).label("actual"),
+        )
+        .outerjoin(
+            monthly, sa.and_(m.partner_id == _reports.partner_id, m.month == _reports.period)
+        )
+        .where(
+            _reports.partner_id.in_(tprs),
+            *partner_in_scope(_reports.partner_id, filters),
+        )
+    )
+    without_row = (
+        sa.select(
+            m.partner_id,
+            m.month,
+            day_of_next_month(m.month, due_day),
+            sa.null(),
+            sa.null(),
+            m.n,
+        )
+        .outerjoin(
+            licence_reports,
+            sa.and_(_reports.partner_id == m.partner_id, _reports.period == m.month),
+        )
+        .where(_reports.id.is_(None), m.partner_id.in_(tprs))
+    )
+    return sa.union_all(stated, without_row).subquery("owed_reports")
+
+
+def reporting_backlog(
+    connection: sa.Connection, filters: Filters, due_day: int = DEFAULT_REPORT_DUE_DAY
+) -> pl.DataFrame:
+    """One row per TPR behind on reporting (at least one missing owed report), most days
     overdue first, then partner id.
 
     Days overdue = as-of - due date of the oldest missing report; unreported installations =
     the partner's successful installations in the months whose report is missing.
     """
-    monthly = _monthly_installations(connection, filters)
-    missing = is_missing(filters.as_of)
-    oldest_due = sa.func.min(sa.case((missing, _reports.due_at)))
-    overdue = days_between(sa.literal(filters.as_of, sa.Date), oldest_due)
-    actual = sa.func.coalesce(monthly.c.n, 0)
-    submitted = happened_by(_reports.submitted_at, filters.as_of)
+    owed = owed_reports(connection, filters, due_day)
+    o = owed.c
+    day = filters.as_of
+    missing = is_missing(o, day)
+    oldest_due = sa.func.min(sa.case((missing, o.due_at)))
+    overdue = days_between(sa.literal(day, sa.Date), oldest_due)
+    submitted = happened_by(o.submitted_at, day)
     statement = (
         sa.select(
             partners.c.id,
@@ -70,24 +126,15 @@ def reporting_backlog(connection: sa.Connection, filters: Filters) -> pl.DataFra
             count_where(missing),
             oldest_due,
             overdue,
-            sa.func.coalesce(sa.func.sum(sa.case((missing, actual), else_=0)), 0),
-            count_where(is_late(filters.as_of)),
+            sa.func.coalesce(sa.func.sum(sa.case((missing, o.actual), else_=0)), 0),
+            count_where(is_late(o, day)),
             sa.func.coalesce(
-                sa.func.sum(
-                    sa.case((submitted, _reports.reported_installations - actual), else_=0)
-                ),
+                sa.func.sum(sa.case((submitted, o.reported_installations - o.actual), else_=0)),
                 0,
             ),
         )
-        .select_from(licence_reports)
-        .join(partners, partners.c.id == _reports.partner_id)
-        .outerjoin(
-            monthly,
-            sa.and_(
-                monthly.c.partner_id == _reports.partner_id, monthly.c.month == _reports.period
-            ),
-        )
-        .where(*partner_in_scope(_reports.partner_id, filters))
+        .select_from(owed)
+        .join(partners, partners.c.id == o.partner_id)
         .group_by(partners.c.id, partners.c.name)
         .having(count_where(missing) > 0)
         .order_by(overdue.desc(), partners.c.id)
@@ -109,48 +156,49 @@ def reporting_backlog(connection: sa.Connection, filters: Filters) -> pl.DataFra
     return frame.with_columns(pl.col("oldest_due").dt.date())
 
 
-def report_status(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
-    """One row per licence report whose period falls in the range, with its status at the
-    as-of date (missing, late, on_time, open) and reported vs actual installations.
+def _in_range(owed: sa.Subquery, filters: Filters) -> list[ColumnElement[bool]]:
+    """Reports whose month overlaps the range (up to the as-of date)."""
+    return [
+        owed.c.period >= filters.date_from.replace(day=1),
+        owed.c.period <= filters.range_end,
+    ]
+
+
+def report_status(
+    connection: sa.Connection, filters: Filters, due_day: int = DEFAULT_REPORT_DUE_DAY
+) -> pl.DataFrame:
+    """One row per owed report whose month overlaps the range, with its status at the as-of
+    date (missing, late, on_time, open) and reported vs actual installations; partner then
+    month.
 
     Discrepancy = reported - actual successful installations of that month; empty for a
     report not submitted by the as-of date.
     """
-    monthly = _monthly_installations(connection, filters)
+    owed = owed_reports(connection, filters, due_day)
+    o = owed.c
     day = filters.as_of
-    submitted = happened_by(_reports.submitted_at, day)
+    submitted = happened_by(o.submitted_at, day)
     status = sa.case(
-        (is_missing(day), "missing"),
-        (is_late(day), "late"),
+        (is_missing(o, day), "missing"),
+        (is_late(o, day), "late"),
         (submitted, "on_time"),
         else_="open",
     )
-    actual = sa.func.coalesce(monthly.c.n, 0)
     statement = (
         sa.select(
-            _reports.partner_id,
+            o.partner_id,
             partners.c.name,
-            _reports.period,
-            _reports.due_at,
-            sa.case((submitted, _reports.submitted_at)),
+            o.period,
+            o.due_at,
+            sa.case((submitted, o.submitted_at)),
             status,
-            sa.case((submitted, _reports.reported_installations)),
-            actual,
-            sa.case((submitted, _reports.reported_installations - actual)),
+            sa.case((submitted, o.reported_installations)),
+            o.actual,
+            sa.case((submitted, o.reported_installations - o.actual)),
         )
-        .join(partners, partners.c.id == _reports.partner_id)
-        .outerjoin(
-            monthly,
-            sa.and_(
-                monthly.c.partner_id == _reports.partner_id, monthly.c.month == _reports.period
-            ),
-        )
-        .where(
-            _reports.period >= filters.date_from.replace(day=1),
-            _reports.period <= filters.range_end,
-            *partner_in_scope(_reports.partner_id, filters),
-        )
-        .order_by(_reports.partner_id, _reports.period)
+        .join(partners, partners.c.id == o.partner_id)
+        .where(*_in_range(owed, filters))
+        .order_by(o.partner_id, o.period)
     )
     frame = fetch(
         connection,
@@ -183,32 +231,26 @@ def report_status(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     )
 
 
-def late_report_trend(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
-    """One row per report period in the range: reports due by the as-of date and how many
-    of them were on time, late or are missing."""
+def late_report_trend(
+    connection: sa.Connection, filters: Filters, due_day: int = DEFAULT_REPORT_DUE_DAY
+) -> pl.DataFrame:
+    """One row per report month in the range: owed reports due by the as-of date and how
+    many of them were on time, late or are missing."""
+    owed = owed_reports(connection, filters, due_day)
+    o = owed.c
     day = filters.as_of
-    due = _reports.due_at < start_of(day)
+    due = o.due_at < start_of(day)
     statement = (
         sa.select(
-            _reports.period,
+            o.period,
             count_where(due),
-            count_where(
-                sa.and_(
-                    due,
-                    happened_by(_reports.submitted_at, day),
-                    _reports.submitted_at <= _reports.due_at,
-                )
-            ),
-            count_where(sa.and_(due, is_late(day))),
-            count_where(is_missing(day)),
+            count_where(sa.and_(due, happened_by(o.submitted_at, day), o.submitted_at <= o.due_at)),
+            count_where(sa.and_(due, is_late(o, day))),
+            count_where(is_missing(o, day)),
         )
-        .where(
-            _reports.period >= filters.date_from.replace(day=1),
-            _reports.period <= filters.range_end,
-            *partner_in_scope(_reports.partner_id, filters),
-        )
-        .group_by(_reports.period)
-        .order_by(_reports.period)
+        .where(*_in_range(owed, filters))
+        .group_by(o.period)
+        .order_by(o.period)
     )
     return fetch(
         connection,

@@ -49,3 +49,8 @@ def partners_narrowed(filters: Filters) -> bool:
     """Whether the filters or the viewer's scope leave out some partners, so that figures of
     "the partners in view" differ from the company's."""
     return bool(partner_conditions(filters))
+
+
+def is_tpr() -> ColumnElement[bool]:
+    """The partner is a TPR: kind `tpr`, or no kind recorded (DESIGN §3); own sites are not."""
+    return sa.or_(partners.c.kind.is_(None), partners.c.kind == "tpr")

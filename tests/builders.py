@@ -80,8 +80,10 @@ def add_partner(
     country: str = "DE",
     size_class: str = "M",
     joined_at: When | None = "2020-01-01",
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """A partner (TPR or own site); `manager` is its account manager's id."""
+    """A partner; `kind` "own_site" for one of the MAR's own sites, else a TPR (empty kind
+    means tpr); `manager` is its account manager's id."""
     return _insert(
         conn,
         schema.partners,
@@ -93,6 +95,7 @@ def add_partner(
             "size_class": size_class,
             "account_manager_id": manager,
             "joined_at": ts(joined_at),
+            "kind": kind,
         },
     )
 

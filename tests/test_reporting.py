@@ -150,7 +150,7 @@ def test_unreported_installations_are_successes_in_the_months_whose_report_is_mi
         add_report(conn, 3, 1, "2021-05-01", submitted_at="2021-06-10", reported_installations=4)
         add_report(conn, 4, 2, "2021-04-01", submitted_at="2021-05-10", reported_installations=5)
 
-        add_installations(conn, 1, 1, W11, "2021-02-28 23:59:59")  # February: no report
+        add_installations(conn, 1, 1, W11, "2021-02-28 23:59:59")  # February: owed, no row
         add_installations(conn, 2, 1, W11, "2021-03-31 23:59:59")  # March: missing
         add_installations(conn, 1, 1, W11, "2021-04-01 00:00")  # April: missing
         add_installations(conn, 2, 1, W11, "2021-04-30 23:59:59")  # April: missing
@@ -162,7 +162,7 @@ def test_unreported_installations_are_successes_in_the_months_whose_report_is_mi
     [row] = backlog(partners)
 
     assert row["partner_id"] == 1
-    assert row["unreported_installations"] == 5  # 2 in March + 3 in April
+    assert row["unreported_installations"] == 6  # 1 in February + 2 in March + 3 in April
 
 
 def test_unreported_installations_ignore_the_product_filter(partners: sa.Engine) -> None:
@@ -175,6 +175,111 @@ def test_unreported_installations_ignore_the_product_filter(partners: sa.Engine)
     [row] = backlog(partners, FILTERS.replace(product_codes=("O21",)))
 
     assert row["unreported_installations"] == 5
+
+
+# --- reports owed without a row -------------------------------------------------------------
+
+
+def test_partner_without_any_report_rows_is_behind_for_the_months_it_installed(
+    partners: sa.Engine,
+) -> None:
+    with partners.begin() as conn:
+        add_installations(conn, 4, 1, W11, "2021-04-20")  # April: due 2021-05-10, missing
+        add_installations(conn, 2, 1, W11, "2021-05-31 23:59:59")  # May: due 2021-06-10
+        add_installations(conn, 3, 1, W11, "2021-06-05")  # June: due 2021-07-10, open
+
+    assert backlog(partners) == [
+        {
+            "partner_id": 1,
+            "partner_name": "Partner 1",
+            "missing_reports": 2,
+            "oldest_due": dt.date(2021, 5, 10),
+            "days_overdue": 51,  # 21 days left in May + 30 in June
+            "unreported_installations": 6,  # 4 in April + 2 in May
+            "late_reports": 0,
+            "discrepancy": 0,
+        }
+    ]
+
+
+def test_month_without_a_row_is_due_on_the_configured_day_of_the_next_month(
+    partners: sa.Engine,
+) -> None:
+    with partners.begin() as conn:
+        add_installations(conn, 4, 1, W11, "2021-04-20")
+
+    with partners.connect() as conn:
+        [row] = reporting_backlog(conn, FILTERS, due_day=20).rows(named=True)
+
+    assert (row["oldest_due"], row["days_overdue"]) == (dt.date(2021, 5, 20), 41)
+
+
+def test_month_without_a_row_due_on_the_as_of_day_is_not_missing_yet(engine: sa.Engine) -> None:
+    """As of 2021-06-10 the May report (no row) is due that very day."""
+    with engine.begin() as conn:
+        add_product(conn, W11, "W11P")
+        add_partner(conn, 1)
+        add_installations(conn, 2, 1, W11, "2021-05-15")
+
+    assert backlog(engine, Filters.default(dt.date(2021, 6, 10))) == []
+    assert behind(engine, Filters.default(dt.date(2021, 6, 11))) == [1]
+
+
+def test_month_with_only_failed_installations_owes_no_report(partners: sa.Engine) -> None:
+    with partners.begin() as conn:
+        add_installations(conn, 3, 1, W11, "2021-04-20", status="failed")
+
+    assert backlog(partners) == []
+
+
+def test_own_site_owes_no_reports_with_or_without_rows(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        add_product(conn, W11, "W11P")
+        add_partner(conn, 1, kind="own_site")
+        add_partner(conn, 2, kind="tpr")
+        for partner in (1, 2):
+            add_installations(conn, 2, partner, W11, "2021-04-20")
+        add_report(conn, 1, 1, "2021-03-01")  # a stray row for the own site: still owes none
+
+    assert behind(engine) == [2]
+    assert [r["partner_id"] for r in statuses(engine)] == [2]
+
+
+def test_report_status_lists_an_owed_month_without_a_row_as_missing(
+    partners: sa.Engine,
+) -> None:
+    with partners.begin() as conn:
+        add_installations(conn, 4, 1, W11, "2021-04-20")
+
+    assert statuses(partners) == [
+        {
+            "partner_id": 1,
+            "partner_name": "Partner 1",
+            "period": dt.date(2021, 4, 1),
+            "due_on": dt.date(2021, 5, 10),
+            "submitted_on": None,
+            "status": "missing",
+            "reported_installations": None,
+            "actual_installations": 4,
+            "discrepancy": None,
+        }
+    ]
+
+
+def test_late_report_trend_counts_owed_months_without_a_row(partners: sa.Engine) -> None:
+    with partners.begin() as conn:
+        add_report(conn, 1, 1, "2021-04-01", submitted_at="2021-05-01")  # on time
+        add_installations(conn, 2, 2, W11, "2021-04-20")  # no row: missing
+        add_installations(conn, 1, 3, W11, "2021-06-20")  # no row, due 2021-07-10: open
+
+    with partners.connect() as conn:
+        rows = late_report_trend(conn, FILTERS).rows()
+
+    assert rows == [
+        # period, reports due, on time, late, missing
+        (dt.date(2021, 4, 1), 2, 1, 0, 1),
+        (dt.date(2021, 6, 1), 0, 0, 0, 0),
+    ]
 
 
 # --- order, filters and scope ---------------------------------------------------------------
