@@ -18,6 +18,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from data.schema import products
 from queries.facts import installation_counts
 from queries.filters import Filters
+from queries.periods import is_partial
 from queries.run import fetch
 from queries.sql import Grain, period_start
 
@@ -36,7 +37,8 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     """One row per day, ISO week (Monday) or month of the range that had install attempts.
 
     `failure_rate` = failed ÷ all attempts; `cumulative` = successes since the very first one,
-    up to the end of the period.
+    up to the end of the period; `partial` = the period is only partly inside the range or
+    not over at the as-of date, so its counts cover fewer days than a whole period.
     """
     days = installation_counts(
         connection, filters, filters.date_from, filters.range_end, period="day"
@@ -66,8 +68,12 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     )
     attempts = pl.col("installations") + pl.col("failed")
     return frame.with_columns(
-        attempts=attempts, failure_rate=(pl.col("failed") / attempts).round(4)
-    ).select("period", "installations", "failed", "cumulative", "attempts", "failure_rate")
+        attempts=attempts,
+        failure_rate=(pl.col("failed") / attempts).round(4),
+        partial=is_partial(grain, filters),
+    ).select(
+        "period", "installations", "failed", "cumulative", "attempts", "failure_rate", "partial"
+    )
 
 
 def _daily_cumulative(connection: sa.Connection, filters: Filters) -> sa.CTE:

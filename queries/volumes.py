@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from data.schema import partners
 from queries.facts import installation_counts, key_event_counts
 from queries.filters import Filters
+from queries.periods import is_partial
 from queries.run import fetch
 from queries.scope import partner_conditions
 from queries.sql import Grain, period_start
@@ -92,7 +93,8 @@ def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame
 def partner_volume_series(
     connection: sa.Connection, filters: Filters, grain: Grain = "week"
 ) -> pl.DataFrame:
-    """One row per partner and period that had successful installations in the range."""
+    """One row per partner and period that had successful installations in the range;
+    `partial` marks a period only partly inside the range or not over at the as-of date."""
     days = installation_counts(
         connection, filters, filters.date_from, filters.range_end, period="day", per_partner=True
     )
@@ -105,7 +107,7 @@ def partner_volume_series(
         .having(installed > 0)
         .order_by(period, partners.c.id)
     )
-    return fetch(
+    frame = fetch(
         connection,
         statement,
         {
@@ -115,3 +117,4 @@ def partner_volume_series(
             "installations": pl.Int64,
         },
     )
+    return frame.with_columns(partial=is_partial(grain, filters))

@@ -92,6 +92,35 @@ def test_weekly_throughput_uses_iso_weeks_and_counts_only_the_range(june: sa.Eng
     ]
 
 
+def _partial(engine: sa.Engine, filters: Filters, grain: Grain) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return throughput(conn, filters, grain).select("period", "partial").rows()
+
+
+def test_a_week_that_starts_before_the_range_is_partial(june: sa.Engine) -> None:
+    # The range starts on Tuesday 1 June, so the week of Monday 31 May lacks a day.
+    assert _partial(june, JUNE, "week") == [
+        (D(2021, 5, 31), True),
+        (D(2021, 6, 7), False),
+        (D(2021, 6, 14), False),
+    ]
+
+
+def test_a_period_not_over_at_the_as_of_date_is_partial(june: sa.Engine) -> None:
+    # As of Thursday 3 June, with the range running to 30 June: June has had 3 days.
+    early_june = JUNE.replace(as_of=D(2021, 6, 3))
+
+    assert _partial(june, early_june, "month") == [(D(2021, 6, 1), True)]
+
+
+def test_a_whole_month_inside_the_range_is_not_partial(june: sa.Engine) -> None:
+    assert _partial(june, JUNE, "month") == [(D(2021, 6, 1), False)]
+
+
+def test_days_are_never_partial(june: sa.Engine) -> None:
+    assert {partial for _, partial in _partial(june, JUNE, "day")} == {False}
+
+
 def test_monthly_throughput(june: sa.Engine) -> None:
     assert _rows(june, JUNE, "month") == [(D(2021, 6, 1), 4, 4, 6)]
 

@@ -270,11 +270,12 @@ def test_weekly_series_puts_a_sunday_in_the_week_of_the_previous_monday(
     with engine.connect() as conn:
         frame = partner_volume_series(conn, JUNE, "week")
 
+    # The week of 31 May starts before the range (1 June): partial.
     assert frame.rows() == [
-        (dt.date(2021, 5, 31), 1, "Alpha", 1),
-        (dt.date(2021, 6, 7), 1, "Alpha", 2),
-        (dt.date(2021, 6, 7), 2, "Beta", 1),
-        (dt.date(2021, 6, 14), 1, "Alpha", 1),
+        (dt.date(2021, 5, 31), 1, "Alpha", 1, True),
+        (dt.date(2021, 6, 7), 1, "Alpha", 2, False),
+        (dt.date(2021, 6, 7), 2, "Beta", 1, False),
+        (dt.date(2021, 6, 14), 1, "Alpha", 1, False),
     ]
 
 
@@ -288,7 +289,7 @@ def test_series_counts_only_successes_in_range(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         frame = partner_volume_series(conn, JUNE, "week")
 
-    assert frame.rows() == [(dt.date(2021, 5, 31), 1, "Alpha", 1)]
+    assert frame.rows() == [(dt.date(2021, 5, 31), 1, "Alpha", 1, True)]
 
 
 def test_monthly_series_groups_by_month_start(engine: sa.Engine) -> None:
@@ -303,8 +304,46 @@ def test_monthly_series_groups_by_month_start(engine: sa.Engine) -> None:
         frame = partner_volume_series(conn, filters, "month")
 
     assert frame.rows() == [
-        (dt.date(2021, 5, 1), 3, "Gamma", 2),
-        (dt.date(2021, 6, 1), 3, "Gamma", 1),
+        (dt.date(2021, 5, 1), 3, "Gamma", 2, False),
+        (dt.date(2021, 6, 1), 3, "Gamma", 1, False),
+    ]
+
+
+def test_series_marks_a_last_week_not_over_at_the_as_of_date_as_partial(
+    engine: sa.Engine,
+) -> None:
+    """June 2021 with as-of Wednesday 23 June: the week of 21 June has had 3 of its days."""
+    filters = JUNE.replace(as_of=dt.date(2021, 6, 23))
+    with engine.begin() as conn:
+        _cast(conn)
+        add_installation(conn, 1, 1, W11P, "2021-06-14 10:00")
+        add_installation(conn, 2, 1, W11P, "2021-06-21 10:00")
+
+    with engine.connect() as conn:
+        frame = partner_volume_series(conn, filters, "week")
+
+    assert frame.select("period", "partial").rows() == [
+        (dt.date(2021, 6, 14), False),
+        (dt.date(2021, 6, 21), True),
+    ]
+
+
+def test_series_marks_a_month_only_partly_inside_the_range_as_partial(
+    engine: sa.Engine,
+) -> None:
+    """15 May to 30 June: May has 17 of its days in the range, June all 30."""
+    filters = Filters(as_of=AS_OF, date_from=dt.date(2021, 5, 15), date_to=AS_OF)
+    with engine.begin() as conn:
+        _cast(conn)
+        add_installation(conn, 1, 3, W11P, "2021-05-20 10:00")
+        add_installation(conn, 2, 3, W11P, "2021-06-20 10:00")
+
+    with engine.connect() as conn:
+        frame = partner_volume_series(conn, filters, "month")
+
+    assert frame.select("period", "partial").rows() == [
+        (dt.date(2021, 5, 1), True),
+        (dt.date(2021, 6, 1), False),
     ]
 
 
@@ -313,4 +352,4 @@ def test_series_columns_when_empty(engine: sa.Engine) -> None:
         frame = partner_volume_series(conn, JUNE)
 
     assert frame.is_empty()
-    assert frame.columns == ["period", "partner_id", "partner_name", "installations"]
+    assert frame.columns == ["period", "partner_id", "partner_name", "installations", "partial"]
