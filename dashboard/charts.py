@@ -12,33 +12,16 @@ import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboard import labels
+
 PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b")
 SEGMENT_COLOURS = {"education": "#2563eb", "authority": "#f59e0b", "nonprofit": "#10b981"}
-STAGE_LABELS = {
-    "registered": "Registered RRP",
-    "contacted": "Contacted",
-    "applied": "Applied",
-    "contract_signed": "Contract signed",
-    "first_order": "First order",
-}
+#: How a partial period (DESIGN §4) looks: a lighter bar, a dashed line, "partial" on hover.
+PARTIAL_OPACITY = 0.4
 SUNSET_DATES = (
     (dt.date(2020, 12, 31), "31 Dec 2020: last RRP registration"),
     (dt.date(2021, 6, 30), "30 Jun 2021: RRP sell-by"),
 )
-
-
-#: Legend names for the series the metric frames name in snake case.
-SERIES_NAMES = {
-    "installations": "Successful",
-    "failed": "Failed",
-    "mar_stock": "MAR stock",
-    "partner_stock": "Partner stock",
-    "contracts_signed": "Contracts signed",
-    "lost": "Lost",
-    "on_time": "On time",
-    "late": "Late",
-    "missing": "Missing",
-}
 
 
 def colour_map(values: Sequence[str]) -> dict[str, str]:
@@ -57,7 +40,7 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
         legend_title_text="",
     )
     figure.update_yaxes(tickformat=",d", rangemode="tozero")
-    figure.for_each_trace(lambda trace: trace.update(name=SERIES_NAMES.get(trace.name, trace.name)))
+    figure.for_each_trace(lambda trace: trace.update(name=labels.series(trace.name)))
     return figure
 
 
@@ -122,21 +105,37 @@ def _bars(
     return figure
 
 
+def _partial_notes(series: pl.DataFrame) -> list[str]:
+    """The hover note of each period: " (partial)" for a partial one, else nothing."""
+    return [" (partial)" if partial else "" for partial in series["partial"]]
+
+
 def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
-    """Successful and failed installations per period, stacked."""
+    """Successful and failed installations per period, stacked; a partial period is drawn
+    lighter and says "partial" on hover, so a short last week does not read as a drop."""
     figure = _bars(
-        series, "period", {"installations": PALETTE[0], "failed": PALETTE[3]}, "%{x|%Y-%m-%d}"
+        series,
+        "period",
+        {"installations": PALETTE[0], "failed": PALETTE[3]},
+        "%{x|%Y-%m-%d}%{customdata}",
     )
+    notes = _partial_notes(series)
+    opacity = [PARTIAL_OPACITY if note else 1.0 for note in notes]
+    figure.update_traces(customdata=notes, marker_opacity=opacity)
     return _layout(figure, f"Installations per {grain}", grain.capitalize(), "Installations")
 
 
 def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
+    """Failed ÷ all attempts per period, in percent; partial periods say so on hover."""
     figure = px.line(series, x="period", y="failure_rate", markers=grain != "day")
     figure.update_traces(
-        line_color=PALETTE[3], hovertemplate="%{x|%Y-%m-%d}: %{y:.1%}<extra></extra>"
+        line_color=PALETTE[3],
+        customdata=_partial_notes(series),
+        hovertemplate="%{x|%Y-%m-%d}%{customdata}: %{y:.2%} of attempts failed<extra></extra>",
     )
-    figure = _layout(figure, f"Failure rate per {grain}", grain.capitalize(), "Failed attempts")
-    figure.update_yaxes(tickformat=".0%")
+    figure = _layout(figure, f"Failure rate per {grain}", grain.capitalize(), "Failure rate")
+    # "~" drops insignificant zeros, so 0.5 % and 1 % steps read "0.5%, 1%", never "1%, 1%".
+    figure.update_yaxes(tickformat=".2~%")
     return figure
 
 
@@ -144,9 +143,10 @@ def breakdown_bar(
     frame: pl.DataFrame, by: str, colours: dict[str, str] | None = None, limit: int = 20
 ) -> go.Figure:
     """Installations per product, segment, site or partner, largest first."""
-    top = frame.head(limit)
+    top = frame.head(limit).with_columns(pl.col(by).replace(labels.VALUES.get(by, {})))
+    shown_colours = {labels.value(by, code): colour for code, colour in (colours or {}).items()}
     figure = px.bar(
-        top, x="installations", y=by, orientation="h", color=by, color_discrete_map=colours or {}
+        top, x="installations", y=by, orientation="h", color=by, color_discrete_map=shown_colours
     )
     figure.update_traces(
         hovertemplate="%{y}: %{x:,d} installations<extra></extra>", showlegend=False
@@ -158,8 +158,44 @@ def breakdown_bar(
 
 
 def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
-    figure = px.line(frame, x="period", y="installations", color="partner_name", markers=True)
-    figure.update_traces(hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra>%{fullData.name}</extra>")
+    """One line per partner; the segments to and from a partial period are dashed and its
+    point is hollow, so a short first or last period does not read as a collapse."""
+    figure = go.Figure()
+    names = frame.unique("partner_id", maintain_order=True)["partner_name"].to_list()
+    for i, (partner, name) in enumerate(
+        zip(frame.unique("partner_id", maintain_order=True)["partner_id"], names, strict=True)
+    ):
+        rows = frame.filter(pl.col("partner_id") == partner).sort("period")
+        colour = PALETTE[i % len(PALETTE)]
+        notes = _partial_notes(rows)
+        hover = "%{x|%Y-%m-%d}%{customdata}: %{y:,d}<extra>%{fullData.name}</extra>"
+        # Dashed underneath through every point; solid on top through whole periods only.
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period"].to_list(),
+                y=rows["installations"].to_list(),
+                customdata=notes,
+                mode="lines+markers",
+                name=name,
+                legendgroup=str(partner),
+                showlegend=False,
+                line={"color": colour, "dash": "dash"},
+                marker={"symbol": ["circle-open" if n else "circle" for n in notes]},
+                hovertemplate=hover,
+            )
+        )
+        whole = rows["installations"].to_list()
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period"].to_list(),
+                y=[None if n else v for n, v in zip(notes, whole, strict=True)],
+                mode="lines",
+                name=name,
+                legendgroup=str(partner),
+                line={"color": colour},
+                hoverinfo="skip",
+            )
+        )
     return _layout(
         figure, f"Installations per {grain} by partner", grain.capitalize(), "Installations"
     )
@@ -168,7 +204,7 @@ def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
 def funnel(stages: pl.DataFrame) -> go.Figure:
     figure = go.Figure(
         go.Funnel(
-            y=[STAGE_LABELS[s] for s in stages["stage"]],
+            y=[labels.value("stage", s) for s in stages["stage"]],
             x=stages["partners"].to_list(),
             textinfo="value+percent initial",
             marker={"color": PALETTE[0]},
@@ -207,11 +243,21 @@ def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
     return _layout(figure, "Time to convert (contacted → contract signed)", "Days", "Partners")
 
 
-def stock_by_product(stock: pl.DataFrame) -> go.Figure:
-    figure = _bars(
-        stock, "product_code", {"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]}, "%{x}"
-    )
-    return _layout(figure, "Keys in stock per product", "Product", "Keys")
+def stock_by_product(stock: pl.DataFrame, in_view: bool) -> go.Figure:
+    """The company's stock per product: MAR stock and partner stock, and when the view is
+    narrowed to some partners, theirs apart from the other partners'."""
+    series = {"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]}
+    if in_view:
+        stock = stock.with_columns(
+            other_partners=pl.col("stock_on_hand") - pl.col("mar_stock") - pl.col("partner_stock")
+        )
+        series["other_partners"] = "#cbd5e1"
+    figure = _bars(stock, "product_code", series, "%{x}")
+    if in_view:
+        figure.for_each_trace(
+            lambda trace: trace.update(name=labels.IN_VIEW_COLUMNS.get(trace.name, trace.name))
+        )
+    return _layout(figure, "The company's keys in stock per product", "Product", "Keys")
 
 
 def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go.Figure:

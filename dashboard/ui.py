@@ -3,12 +3,14 @@ cards and empty states, so numbers and dates look the same everywhere."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Literal
 
 import polars as pl
 import streamlit as st
 
-from dashboard import data_access, sidebar
+from dashboard import data_access, labels, sidebar
 from dashboard.charts import colour_map
 from data.audit import record_export
 from queries.access import Viewer
@@ -21,19 +23,6 @@ from queries.sql import GRAINS, Grain
 _FILTERS = "mar.filters"
 _VIEWER = "mar.viewer"
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
-#: Column headers where the generated "Snake case" one would read wrongly.
-LABELS = {
-    "mar_stock": "MAR stock",
-    "consumed_28d": "Consumed (28 days)",
-    "consumption_per_day": "Consumed per day",
-    "low_cover": "Low cover",
-    "partner_id": "Partner #",
-    "product_code": "Product",
-    "oldest_due": "Oldest due",
-    "reached_on": "Reached on",
-    "previous_installations": "Previous period",
-    "change": "Change vs previous",
-}
 
 
 def set_viewer(viewer: Viewer) -> None:
@@ -77,10 +66,10 @@ def open_partner(partner_id: int) -> None:
     st.switch_page("dashboard/pages/partner_detail.py", query_params=params)
 
 
-def _column_config(frame: pl.DataFrame, labels: Mapping[str, str]) -> dict[str, object]:
+def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str, object]:
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
-        label = labels.get(name) or LABELS.get(name) or name.replace("_", " ").capitalize()
+        label = headers.get(name) or labels.column(name)
         if name in PERCENT_COLUMNS:
             config[name] = st.column_config.NumberColumn(label, format="%.1f%%")
         elif dtype.is_integer():
@@ -89,6 +78,8 @@ def _column_config(frame: pl.DataFrame, labels: Mapping[str, str]) -> dict[str, 
             config[name] = st.column_config.NumberColumn(label, format="%.1f")
         elif dtype == pl.Date:
             config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        elif name in ("product_name", "partner_name"):
+            config[name] = st.column_config.TextColumn(label, width="large")
         else:
             config[name] = st.column_config.Column(label)
     return config
@@ -99,29 +90,34 @@ def table(
     report: str,
     *,
     empty: str,
-    labels: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     key: str | None = None,
     selectable: bool = False,
+    export: pl.DataFrame | None = None,
 ) -> list[int]:
-    """Show a table and a CSV download of exactly what it shows; return selected row indexes.
+    """Show a table and a CSV download of it; return selected row indexes.
 
     `report` names the download (a DESIGN §6 report name where one exists, so the bytes equal
     `mar-insight export REPORT`); `empty` is the sentence shown when there is nothing to show.
+    The table shows labels for codes (see `labels`); the download keeps the codes, and is
+    `export` when the page orders or narrows the rows differently from the report.
     """
     if frame.is_empty():
         st.info(empty)
         return []
-    shown = frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
+    shown = labels.readable(
+        frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
+    )
     event = st.dataframe(
         shown,
         hide_index=True,
         placeholder="—",
-        column_config=_column_config(frame, labels or {}),
+        column_config=_column_config(shown, headers or {}),
         key=key or f"table-{report}",
         on_select="rerun" if selectable else "ignore",
         selection_mode="single-row",
     )
-    download(frame, report)
+    download(frame if export is None else export, report)
     if selectable:
         return list(event.selection.rows)  # type: ignore[union-attr]
     return []
@@ -153,18 +149,49 @@ def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:
     return f"{value:,.{decimals}f}{suffix}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """How a KPI card states its change: the text, its colour and its arrow."""
+
+    text: str | None
+    colour: Literal["normal", "inverse", "off"]
+    arrow: Literal["auto", "off"]
+
+
+def kpi_delta(figure: Kpi, value: float | None, previous: float | None) -> Delta:
+    """The change against the previous period as the card shows it.
+
+    A change that rounds to zero at the card's precision is no change: neutral, without an
+    arrow.  Other changes carry their sign ("+172", "-2"), and the colour says whether that
+    direction is good for this KPI (more partners behind on reporting is bad; for keys in
+    stock neither direction is good or bad by itself).
+    """
+    if value is None or previous is None:
+        return Delta(None, "off", "off")
+    scale = 100 if figure.percent else 1
+    change = round((value - previous) * scale, figure.decimals)
+    if change == 0:
+        return Delta("no change", "off", "off")
+    unit = "pp" if figure.percent else ""
+    colour: Literal["normal", "inverse", "off"] = {
+        "up": "normal",
+        "down": "inverse",
+        "neither": "off",
+    }[figure.better]
+    return Delta(f"{change:+,.{figure.decimals}f}{unit}", colour, "auto")
+
+
 def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:
     """A KPI card with its change against the previous period."""
     scale = 100 if figure.percent else 1
     shown = None if value is None else value * scale
-    before = None if previous is None else previous * scale
-    delta = None if shown is None or before is None else shown - before
-    unit = "pp" if figure.percent else ""
+    delta = kpi_delta(figure, value, previous)
     st.metric(
         figure.label,
         number(shown, decimals=figure.decimals, suffix="%" if figure.percent else ""),
-        delta=None if delta is None else f"{delta:+,.{figure.decimals}f}{unit}",
-        delta_color="inverse" if figure.lower_is_better else "normal",
+        delta=delta.text,
+        delta_color=delta.colour,
+        delta_arrow=delta.arrow,
         help=figure.description,
         border=True,
     )

@@ -36,6 +36,29 @@ STAGES: tuple[tuple[str, ColumnElement[Any]], ...] = (
 )
 
 
+#: How long a former RRP has waited at its stage, in the order worth calling: stalled but
+#: still warm first, then cooling, then those still moving on their own, and last those gone
+#: silent for a year (lowest, from, to days; `to` None = no upper bound).
+WAITING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("1–3 months", 30, 89),
+    ("3–12 months", 90, 364),
+    ("under a month", 0, 29),
+    ("a year or more", 365, None),
+)
+
+
+def _waiting_bucket(days: ColumnElement[int]) -> tuple[ColumnElement[str], ColumnElement[int]]:
+    """The bucket of a wait in days, and its place in the calling order."""
+    whens = [
+        (days >= low if high is None else days.between(low, high), (name, i))
+        for i, (name, low, high) in enumerate(WAITING_BUCKETS)
+    ]
+    return (
+        sa.case(*((when, name) for when, (name, _) in whens)),
+        sa.case(*((when, i) for when, (_, i) in whens), else_=len(WAITING_BUCKETS)),
+    )
+
+
 def _in_scope(filters: Filters) -> list[ColumnElement[bool]]:
     return partner_in_scope(conversions.c.partner_id, filters)
 
@@ -168,11 +191,13 @@ def _furthest_stage(as_of: Any) -> tuple[ColumnElement[str], ColumnElement[Any]]
 def stuck_partners(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     """Former RRPs not lost and without a first order by the as-of date: who to call.
 
-    One row per partner with the furthest stage reached and how many days it has been there,
-    longest waiting first within each stage.
+    One row per partner with the furthest stage reached, since when, how many days it has
+    been there and that wait's bucket (WAITING_BUCKETS); within each stage in the calling
+    order of the buckets, longest waiting first within a bucket.
     """
     stage, since = _furthest_stage(filters.as_of)
     waiting = days_between(sa.literal(filters.as_of, sa.Date), since)
+    bucket, priority = _waiting_bucket(waiting)
     order = sa.case(*((stage == name, i) for i, (name, _) in enumerate(STAGES)), else_=9)
     statement = (
         sa.select(
@@ -181,6 +206,7 @@ def stuck_partners(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
             stage.label("stage"),
             since,
             waiting,
+            bucket,
         )
         .join(partners, partners.c.id == conversions.c.partner_id)
         .where(
@@ -189,7 +215,7 @@ def stuck_partners(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
             not_happened_by(conversions.c.lost_at, filters.as_of),
             *_in_scope(filters),
         )
-        .order_by(order, waiting.desc(), conversions.c.partner_id)
+        .order_by(order, priority, waiting.desc(), conversions.c.partner_id)
     )
     return fetch(
         connection,
@@ -200,6 +226,7 @@ def stuck_partners(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
             "stage": pl.String,
             "since": pl.Datetime("us"),
             "days_at_stage": pl.Int64,
+            "waiting": pl.String,
         },
     ).with_columns(pl.col("since").dt.date())
 

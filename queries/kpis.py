@@ -7,6 +7,7 @@ figures (stock, cover, backlog, conversions) are taken at its last day.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import polars as pl
 import sqlalchemy as sa
@@ -28,7 +29,8 @@ class Kpi:
     description: str
     decimals: int = 0
     percent: bool = False
-    lower_is_better: bool = False
+    #: Which direction of change is good news: "up", "down" or "neither".
+    better: Literal["up", "down", "neither"] = "up"
 
 
 KPIS = (
@@ -55,6 +57,7 @@ KPIS = (
         "Keys in stock",
         "The company's keys in stock (MAR and every partner) at the as-of date, whatever the "
         "partner filters: the central stock runs out for everyone on the same day.",
+        better="neither",
     ),
     Kpi(
         "days_of_cover",
@@ -66,7 +69,7 @@ KPIS = (
         "partners_behind_on_reporting",
         "Behind on reporting",
         "Partners with at least one missing licence report.",
-        lower_is_better=True,
+        better="down",
     ),
 )
 KPI_NAMES = tuple(kpi.name for kpi in KPIS)

@@ -263,3 +263,12 @@ def late_report_trend(
             "missing": pl.Int64,
         },
     )
+
+
+def most_urgent_first(backlog: pl.DataFrame) -> pl.DataFrame:
+    """The backlog in the order to chase it: most unreported installations first, then most
+    days overdue, then partner id (the export keeps DESIGN's order, by days overdue)."""
+    return backlog.sort(
+        ["unreported_installations", "days_overdue", "partner_id"],
+        descending=[True, True, False],
+    )

@@ -381,7 +381,29 @@ def test_stuck_partner_shows_its_furthest_stage_since_when_and_for_how_many_days
     frame = run(engine, stuck_partners)
 
     # 2021-06-01 → 2021-06-30 is 29 days.
-    assert frame.rows() == [(1, "Partner 1", "applied", dt.date(2021, 6, 1), 29)]
+    assert frame.rows() == [(1, "Partner 1", "applied", dt.date(2021, 6, 1), 29, "under a month")]
+
+
+def test_stuck_partners_are_listed_warm_first_and_silent_for_a_year_last(
+    engine: sa.Engine,
+) -> None:
+    """All contacted, as of 2021-06-30: 10, 45, 60, 200 and 400 days ago."""
+    with engine.begin() as conn:
+        add_rrp(conn, 1, registered_at="2020-01-01", contacted_at="2021-06-20")  # 10 days
+        add_rrp(conn, 2, registered_at="2020-01-01", contacted_at="2021-05-16")  # 45 days
+        add_rrp(conn, 3, registered_at="2020-01-01", contacted_at="2021-05-01")  # 60 days
+        add_rrp(conn, 4, registered_at="2020-01-01", contacted_at="2020-12-12")  # 200 days
+        add_rrp(conn, 5, registered_at="2020-01-01", contacted_at="2020-05-26")  # 400 days
+
+    frame = run(engine, stuck_partners)
+
+    assert frame.select("partner_id", "days_at_stage", "waiting").rows() == [
+        (3, 60, "1–3 months"),
+        (2, 45, "1–3 months"),
+        (4, 200, "3–12 months"),
+        (1, 10, "under a month"),
+        (5, 400, "a year or more"),
+    ]
 
 
 def test_stuck_partners_leave_out_lost_partners_and_those_with_a_first_order(

@@ -13,7 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from queries.filters import Filters
-from queries.reporting import late_report_trend, report_status, reporting_backlog
+from queries.reporting import (
+    late_report_trend,
+    most_urgent_first,
+    report_status,
+    reporting_backlog,
+)
 from tests.builders import (
     add_account_manager,
     add_installations,
@@ -297,6 +302,24 @@ def test_backlog_is_ordered_by_days_overdue_most_first_then_partner_id(
         (3, 76),
         (1, 46),
         (2, 46),
+    ]
+
+
+def test_most_urgent_first_puts_unreported_installations_before_days_overdue(
+    partners: sa.Engine,
+) -> None:
+    with partners.begin() as conn:
+        add_report(conn, 1, 1, "2021-01-01")  # 0 installations, due 2021-02-15: 135 days
+        add_installations(conn, 630, 2, W11, "2021-05-10")  # due 2021-06-10: 20 days
+        add_installations(conn, 630, 3, W11, "2021-04-10")  # due 2021-05-10: 51 days
+
+    with partners.connect() as conn:
+        frame = most_urgent_first(reporting_backlog(conn, FILTERS))
+
+    assert frame.select("partner_id", "unreported_installations", "days_overdue").rows() == [
+        (3, 630, 51),
+        (2, 630, 20),
+        (1, 0, 135),
     ]
 
 
