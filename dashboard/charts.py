@@ -40,14 +40,17 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
         legend_title_text="",
     )
     figure.update_yaxes(tickformat=",d", rangemode="tozero")
-    figure.for_each_trace(lambda trace: trace.update(name=labels.series(trace.name)))
+    figure.for_each_trace(
+        lambda trace: trace.update(name=labels.series(trace.name)) if trace.name else None
+    )
     return figure
 
 
 def cumulative_with_milestones(
-    series: pl.DataFrame, milestones: pl.DataFrame, projected: pl.DataFrame
+    series: pl.DataFrame, milestones: pl.DataFrame, projected: pl.DataFrame, narrowed: bool
 ) -> go.Figure:
-    """Cumulative successful installations, the milestone lines and the next projected date."""
+    """Cumulative successful installations, the milestone lines and the next projected date;
+    `narrowed`: the installations are those of the partners in view, not the company's."""
     figure = go.Figure(
         go.Scatter(
             x=series["period"].to_list(),
@@ -85,7 +88,12 @@ def cumulative_with_milestones(
                 hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra></extra>",
             )
         )
-    return _layout(figure, "Cumulative installations and milestones", "Date", "Installations")
+    title = (
+        "Cumulative installations of the partners in view, against the company's milestones"
+        if narrowed
+        else "Cumulative installations and milestones"
+    )
+    return _layout(figure, title, "Date", "Installations")
 
 
 def _bars(

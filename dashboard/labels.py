@@ -43,6 +43,7 @@ ROLES = {
 #: The enumeration each column holds, by column name.
 VALUES: dict[str, Mapping[str, str]] = {
     "stage": STAGES,
+    "last_stage": STAGES,
     "status": REPORT_STATUSES,
     "segment": SEGMENTS,
     "kind": PARTNER_KINDS,
@@ -72,7 +73,7 @@ COLUMNS = {
     "missing": "Missing",
     "days_at_stage": "Days at stage",
     "waiting": "Waiting",
-    "partial": "Period",
+    "partial": "Note",
     "stockout_date": "Stock-out date",
     "due_on": "Due on",
     "submitted_on": "Submitted on",
@@ -118,8 +119,9 @@ def value(column_name: str, code: str) -> str:
 
 
 def readable(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame as a table shows it: enumeration codes replaced by their labels and yes/no
-    columns written as words (a checkbox looks clickable, and these cannot be changed)."""
+    """The frame as a table shows it: enumeration codes replaced by their labels, yes/no
+    columns written as words (a checkbox looks clickable, and these cannot be changed) and
+    an audit entry's filters as a sentence instead of JSON."""
     codes = [pl.col(c).replace(VALUES[c]) for c in frame.columns if c in VALUES]
     flags = [
         pl.when(pl.col(name))
@@ -129,7 +131,10 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in frame.schema.items()
         if dtype == pl.Boolean
     ]
-    return frame.with_columns(*codes, *flags)
+    described = []
+    if frame.schema.get("filters") == pl.String:
+        described.append(pl.col("filters").map_elements(filters_text, return_dtype=pl.String))
+    return frame.with_columns(*codes, *flags, *described)
 
 
 def filters_text(stored: str | None) -> str:

@@ -23,6 +23,14 @@ from queries.sql import GRAINS, Grain
 _FILTERS = "mar.filters"
 _VIEWER = "mar.viewer"
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
+COMPANY_STOCK_NOTE = (
+    "Stock, cover and stock-out dates are the company's, whatever the partner filters: the "
+    "central stock runs out for everyone on the same day."
+)
+PARTIAL_NOTE = (
+    "Lighter bars and dashed lines mark partial periods: only partly inside the date range or "
+    "not over yet, so they hold fewer days than a whole period."
+)
 
 
 def set_viewer(viewer: Viewer) -> None:
@@ -194,6 +202,23 @@ def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:
         delta_arrow=delta.arrow,
         help=figure.description,
         border=True,
+    )
+
+
+def milestone_caption(projection: Mapping[str, object], narrowed: bool) -> str | None:
+    """The next milestone in words, or None when no date can be projected.
+
+    Milestones are the company's; in a view narrowed to some partners the figures are those
+    partners' installations, and the sentence says so rather than pass them off as the
+    company's progress.
+    """
+    if projection.get("projected_on") is None:
+        return None
+    whose = "the partners in view (not the company's)" if narrowed else "the company"
+    return (
+        f"Next milestone {projection['milestone']:,} for {whose}: "
+        f"{projection['remaining']:,} to go at {projection['rate_per_day']:,.1f} per day "
+        f"(last 28 days) → projected for **{projection['projected_on']}**."
     )
 
 

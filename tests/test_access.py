@@ -126,13 +126,19 @@ def _someone_elses_partner(manager: Manager, owners: dict[int, int | None]) -> i
 
 
 def _behind_on_reporting(url: str, manager: Manager) -> set[int]:
-    """The manager's partners with a report due before the as-of day and not submitted by it."""
+    """The manager's TPRs with a report due before the as-of day and not submitted by it: a
+    report row, or a month with successful installations and no row, due on day 10 of the
+    next month, so (as of 2026-11-25) any month up to October 2026."""
+    tpr = "(p.kind IS NULL OR p.kind = 'tpr') AND p.account_manager_id = :manager"
     rows = _rows(
         url,
-        "SELECT DISTINCT r.partner_id FROM licence_reports r "
-        "JOIN partners p ON p.id = r.partner_id "
-        "WHERE p.account_manager_id = :manager AND r.due_at < :as_of "
-        "AND (r.submitted_at IS NULL OR r.submitted_at >= :day_after)",
+        "SELECT r.partner_id FROM licence_reports r "
+        f"JOIN partners p ON p.id = r.partner_id WHERE {tpr} AND r.due_at < :as_of "
+        "AND (r.submitted_at IS NULL OR r.submitted_at >= :day_after) "
+        "UNION SELECT i.partner_id FROM installations i "
+        f"JOIN partners p ON p.id = i.partner_id WHERE {tpr} AND i.status = 'success' "
+        "AND i.installed_at < '2026-11-01' AND NOT EXISTS (SELECT 1 FROM licence_reports r "
+        "WHERE r.partner_id = i.partner_id AND r.period = date(i.installed_at, 'start of month'))",
         manager=manager.account_manager_id,
         as_of=AS_OF,
         day_after=DAY_AFTER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, labels, ui
 from dashboard import data_access as da
 from queries.conversions import (
     STAGES,
@@ -59,11 +59,15 @@ else:
     st.plotly_chart(charts.conversions_over_time(over_time))
 
 st.subheader("Who to call: former RRPs stuck before their first order")
+st.caption(
+    "Stalled for one to three months first (still warm), then three to twelve months, then "
+    "those still moving on their own; those silent for a year or more come last."
+)
 stuck = da.load(stuck_partners, filters)
 stage_names = [name for name, _ in STAGES if name != "first_order"]
 tabs = st.tabs(
     [
-        f"{charts.STAGE_LABELS[name]} ({stuck.filter(stuck['stage'] == name).height})"
+        f"{labels.value('stage', name)} ({stuck.filter(stuck['stage'] == name).height})"
         for name in stage_names
     ]
 )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, data_access, ui
 from queries.kpis import KPIS, overview_kpis
+from queries.scope import partners_narrowed
 from queries.stock import stock_on_hand
 from queries.throughput import milestones, next_milestone, throughput
 
@@ -18,7 +19,8 @@ st.caption(
 )
 
 figures = {
-    row["kpi"]: row for row in data_access.load(overview_kpis, filters).iter_rows(named=True)
+    row["kpi"]: row
+    for row in data_access.load(overview_kpis, filters, config.report_due_day).iter_rows(named=True)
 }
 for first in range(0, len(KPIS), 4):
     for column, kpi in zip(st.columns(4), KPIS[first : first + 4], strict=False):
@@ -31,17 +33,15 @@ projection = data_access.load(next_milestone, filters, config.milestones)
 if series.is_empty():
     st.info("No installations for these filters — widen the date range or clear filters.")
 else:
-    st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection))
-    row = projection.row(0, named=True)
-    if row["projected_on"] is not None:
-        st.caption(
-            f"Next milestone {row['milestone']:,}: {row['remaining']:,} to go at "
-            f"{row['rate_per_day']:,.1f} per day (last 28 days) → projected for "
-            f"**{row['projected_on']}**."
-        )
+    narrowed = partners_narrowed(filters)
+    st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection, narrowed))
+    caption = ui.milestone_caption(projection.row(0, named=True), narrowed)
+    if caption:
+        st.caption(caption)
 ui.table(reached, "milestones", empty="No milestones are configured.")
 
 st.subheader("Stock warnings")
+st.caption(ui.COMPANY_STOCK_NOTE)
 stock = data_access.load(stock_on_hand, filters, config.cover_warning_days)
 low = stock.filter(stock["low_cover"])
 ui.table(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, labels, ui
 from dashboard import data_access as da
 from queries.conversions import conversion_history
 from queries.partners import partner_options, partner_profile, partner_summary
@@ -37,22 +36,19 @@ st.caption(
     f"· account manager: {profile['account_manager'] or 'none'}"
 )
 
-summary = da.load(partner_summary, filters, partner_id)
+due_day = da.settings().report_due_day
+summary = da.load(partner_summary, filters, partner_id, due_day)
 figures = summary.row(0, named=True)
 cards = st.columns(5)
 for column, name in zip(cards, list(figures)[2:], strict=True):
-    column.metric(name.replace("_", " ").capitalize(), ui.number(figures[name]), border=True)
+    column.metric(labels.column(name), ui.number(figures[name]), border=True)
 
 st.subheader("Conversion history")
 history = da.load(conversion_history, filters, partner_id)
 if history.is_empty():
     st.info("This partner was never a Registered Refurbisher; it has no conversion history.")
 else:
-    ui.table(
-        history.with_columns(pl.col("stage").replace(charts.STAGE_LABELS)),
-        f"partner-{partner_id}-conversion",
-        empty="",
-    )
+    ui.table(history, f"partner-{partner_id}-conversion", empty="")
     if profile["lost_reason"]:
         st.warning(f"Lost: {profile['lost_reason']}")
 
@@ -60,10 +56,12 @@ installs = da.load(throughput, filters, "week")
 if installs.is_empty():
     st.info("No installations in this date range — widen it in the sidebar.")
 else:
+    if installs["partial"].any():
+        st.caption(ui.PARTIAL_NOTE)
     st.plotly_chart(charts.installations_over_time(installs, "week"))
 
 st.subheader("Licence reports")
-reports = da.load(report_status, filters).drop("partner_id", "partner_name")
+reports = da.load(report_status, filters, due_day).drop("partner_id", "partner_name")
 ui.table(
     reports, f"partner-{partner_id}-reports", empty="No licence reports fall in this date range."
 )

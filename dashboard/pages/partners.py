@@ -40,6 +40,8 @@ if series.is_empty():
 else:
     if not filters.partner_ids:
         st.caption("The five largest partners; pick partners in the sidebar to compare others.")
+    if series["partial"].any():
+        st.caption(ui.PARTIAL_NOTE)
     st.plotly_chart(charts.partner_series(series, grain))
 
 left, right = st.columns(2)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from dashboard import data_access as da
+from queries.scope import partners_narrowed
 from queries.throughput import installation_breakdown, milestones, next_milestone, throughput
 
 filters = ui.page_filters()
@@ -23,6 +24,8 @@ cards[1].metric("Failed attempts", ui.number(failed), border=True)
 cards[2].metric(
     "Failure rate", ui.number(100 * failed / (total + failed), decimals=2, suffix="%"), border=True
 )
+if series["partial"].any():
+    st.caption(ui.PARTIAL_NOTE)
 st.plotly_chart(charts.installations_over_time(series, grain))
 st.plotly_chart(charts.failure_rate(series, grain))
 ui.table(series, "throughput", empty="No installations for these filters.")
@@ -41,5 +44,9 @@ with right:
 st.subheader("Milestones")
 reached = da.load(milestones, filters, config.milestones)
 projection = da.load(next_milestone, filters, config.milestones)
-st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection))
+narrowed = partners_narrowed(filters)
+st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection, narrowed))
+caption = ui.milestone_caption(projection.row(0, named=True), narrowed)
+if caption:
+    st.caption(caption)
 ui.table(reached, "milestones", empty="No milestones are configured.")
