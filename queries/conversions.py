@@ -40,8 +40,8 @@ STAGES: tuple[tuple[str, ColumnElement[Any]], ...] = (
 #: still warm first, then cooling, then those still moving on their own, and last those gone
 #: silent for a year (lowest, from, to days; `to` None = no upper bound).
 WAITING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("1–3 months", 30, 89),
-    ("3–12 months", 90, 364),
+    ("1 to 3 months", 30, 89),
+    ("3 to 12 months", 90, 364),
     ("under a month", 0, 29),
     ("a year or more", 365, None),
 )

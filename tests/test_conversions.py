@@ -398,9 +398,9 @@ def test_stuck_partners_are_listed_warm_first_and_silent_for_a_year_last(
     frame = run(engine, stuck_partners)
 
     assert frame.select("partner_id", "days_at_stage", "waiting").rows() == [
-        (3, 60, "1–3 months"),
-        (2, 45, "1–3 months"),
-        (4, 200, "3–12 months"),
+        (3, 60, "1 to 3 months"),
+        (2, 45, "1 to 3 months"),
+        (4, 200, "3 to 12 months"),
         (1, 10, "under a month"),
         (5, 400, "a year or more"),
     ]
