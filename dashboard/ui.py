@@ -157,12 +157,17 @@ def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:
     return f"{value:,.{decimals}f}{suffix}"
 
 
+DeltaColour = Literal["normal", "inverse", "off"]
+#: The card colour that makes a rise green when up is good news, red when it is bad.
+_GOOD_NEWS: dict[str, DeltaColour] = {"up": "normal", "down": "inverse", "neither": "off"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Delta:
     """How a KPI card states its change: the text, its colour and its arrow."""
 
     text: str | None
-    colour: Literal["normal", "inverse", "off"]
+    colour: DeltaColour
     arrow: Literal["auto", "off"]
 
 
@@ -181,12 +186,7 @@ def kpi_delta(figure: Kpi, value: float | None, previous: float | None) -> Delta
     if change == 0:
         return Delta("no change", "off", "off")
     unit = "pp" if figure.percent else ""
-    colour: Literal["normal", "inverse", "off"] = {
-        "up": "normal",
-        "down": "inverse",
-        "neither": "off",
-    }[figure.better]
-    return Delta(f"{change:+,.{figure.decimals}f}{unit}", colour, "auto")
+    return Delta(f"{change:+,.{figure.decimals}f}{unit}", _GOOD_NEWS[figure.better], "auto")
 
 
 def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:

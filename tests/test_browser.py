@@ -1,7 +1,8 @@
 """End to end: the real `streamlit run` server on a demo database, driven in headless Chromium.
 
 Every page is opened, checked for exception boxes, charts and tables, and photographed to
-test-artifacts/screenshots/ (and, for the README, to docs/screenshots/ when it changed visibly);
+test-artifacts/screenshots/ (the README's screenshots come from the real default demo, by
+`python -m docs.take_screenshots`, never from this test database);
 deep links with filters, page switches, bad parameters and a CSV download are exercised as a
 viewer would.
 
@@ -15,7 +16,6 @@ import dataclasses
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image, ImageChops
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
@@ -43,12 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 11, 25)
 VIEWPORT = {"width": 1440, "height": 1000}
 MAX_SCREENSHOT_HEIGHT = 8000
-PIXEL_TOLERANCE = 32  # per channel, 0-255: anti-aliasing jitter, not a visible change
 SERVER_START_SECONDS = 60
 TIMEOUT_MS = 30_000
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 APP = '[data-testid="stApp"]'
 EXCEPTION = '[data-testid="stException"]'
@@ -292,26 +289,8 @@ def _screenshot(page: Page, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         target = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=target, full_page=True, animations="disabled", caret="hide")
-        _publish(target, DOC_SCREENSHOTS / f"{name}.png")
     finally:
         page.set_viewport_size(VIEWPORT)
-
-
-def _publish(shot: Path, published: Path) -> None:
-    """Copy a screenshot to docs/ unless the committed one looks the same: the PNG bytes of
-    two runs differ by a few anti-aliased pixels, which should not dirty the tree."""
-    if published.exists() and _looks_the_same(shot, published):
-        return
-    published.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, published)
-
-
-def _looks_the_same(first: Path, second: Path) -> bool:
-    with Image.open(first) as one, Image.open(second) as other:
-        if one.size != other.size:
-            return False
-        difference = ImageChops.difference(one.convert("RGB"), other.convert("RGB"))
-        return max(high for _, high in difference.getextrema()) <= PIXEL_TOLERANCE
 
 
 def _nav_titles(page: Page) -> list[str]:
