@@ -26,6 +26,12 @@ for first in range(0, len(KPIS), 4):
     for column, kpi in zip(st.columns(4), KPIS[first : first + 4], strict=False):
         with column:
             ui.kpi(kpi, figures[kpi.name]["value"], figures[kpi.name]["previous"])
+narrowed = partners_narrowed(filters)
+if narrowed:
+    st.caption(
+        "Keys in stock and days of cover are the company's; the other figures are those of "
+        "the partners in view."
+    )
 
 series = data_access.load(throughput, filters, "day")
 reached = data_access.load(milestones, filters, config.milestones)
@@ -33,7 +39,6 @@ projection = data_access.load(next_milestone, filters, config.milestones)
 if series.is_empty():
     st.info("No installations for these filters — widen the date range or clear filters.")
 else:
-    narrowed = partners_narrowed(filters)
     st.plotly_chart(charts.cumulative_with_milestones(series, reached, projection, narrowed))
     caption = ui.milestone_caption(projection.row(0, named=True), narrowed)
     if caption:
