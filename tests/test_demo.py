@@ -95,7 +95,7 @@ def test_row_counts_match_the_requested_size_and_the_documented_business(
     assert counts["installations"] == SIZE
     assert 380 <= counts["partners"] <= 420
     assert 280 <= counts["conversions"] <= 320
-    assert 4 <= counts["products"] <= 6
+    assert counts["products"] == 8
     assert counts["keys"] == _scalar(empty_engine, "SELECT sum(quantity) FROM key_orders")
     assert counts["users"] == counts["account_managers"] + 2
 
@@ -166,23 +166,242 @@ def test_keys_never_go_backwards_and_state_is_the_furthest_stage_reached(
            OR k.product_id <> o.product_id
            OR k.state <> CASE
                 WHEN k.returned_at IS NOT NULL THEN 'returned'
+                WHEN k.acknowledged_at IS NOT NULL AND k.activation_code IN ('00', '02')
+                  THEN 'activated'
+                WHEN k.acknowledged_at IS NOT NULL THEN 'denied'
                 WHEN k.reported_at IS NOT NULL THEN 'reported'
+                WHEN k.bound_at IS NOT NULL THEN 'bound'
                 WHEN k.consumed_at IS NOT NULL THEN 'consumed'
                 WHEN k.allocated_at IS NOT NULL THEN 'allocated'
                 ELSE 'fulfilled' END
            OR (k.allocated_at IS NOT NULL) <> (k.partner_id IS NOT NULL)
            OR k.allocated_at < k.fulfilled_at
            OR k.consumed_at < k.allocated_at
+           OR k.bound_at < k.consumed_at
+           OR (k.bound_at IS NOT NULL AND k.consumed_at IS NULL)
            OR k.reported_at < k.consumed_at
+           OR k.reported_at < k.bound_at
+           OR k.acknowledged_at < k.reported_at
+           OR (k.acknowledged_at IS NOT NULL AND k.reported_at IS NULL)
+           OR (k.acknowledged_at IS NULL) <> (k.activation_code IS NULL)
            OR k.returned_at < k.allocated_at
            OR (k.returned_at IS NOT NULL AND k.consumed_at IS NOT NULL)
+           OR (k.returned_at IS NULL) <> (k.return_code IS NULL)
+           OR (k.device_hash IS NULL) <> (k.bound_at IS NULL AND k.reported_at IS NULL)
+           OR k.product_key_id IS NULL
            OR o.fulfilled_at < o.ordered_at
         """,
     )
     assert wrong == 0
     with engine.connect() as connection:
         states = set(connection.execute(sa.text("SELECT DISTINCT state FROM keys")).scalars())
-    assert states == {"fulfilled", "allocated", "consumed", "reported", "returned"}
+    assert states == set(schema.KEY_STATES)
+
+
+def test_every_key_has_its_own_13_digit_product_key_id_and_devices_are_sha256_hex(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    with engine.connect() as connection:
+        ids = connection.execute(sa.text("SELECT product_key_id FROM keys")).scalars().all()
+        hashes = connection.execute(
+            sa.text("SELECT device_hash FROM keys WHERE device_hash IS NOT NULL")
+        ).scalars()
+        assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
+    assert all(re.fullmatch(r"\d{13}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_most_reported_keys_are_bound_first_and_answered_within_two_days(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    reported = _scalar(engine, "SELECT count(*) FROM keys WHERE reported_at IS NOT NULL")
+    bound = _scalar(
+        engine, "SELECT count(*) FROM keys WHERE reported_at IS NOT NULL AND bound_at IS NOT NULL"
+    )
+    with engine.connect() as connection:
+        keys = schema.keys.c
+        early = dt.datetime.combine(AS_OF - dt.timedelta(days=3), dt.time())
+        waits = connection.execute(
+            sa.select(keys.reported_at, keys.acknowledged_at).where(keys.reported_at < early)
+        ).all()
+    answered = [ack - rep for rep, ack in waits if ack is not None]
+    enabled = _scalar(engine, "SELECT count(*) FROM keys WHERE activation_code IN ('00', '02')")
+    assert bound >= 0.9 * reported
+    assert len(answered) >= 0.98 * len(waits)
+    assert max(answered) <= dt.timedelta(days=2)
+    assert enabled >= 0.98 * _scalar(engine, "SELECT count(activation_code) FROM keys")
+    assert _scalar(engine, "SELECT count(*) FROM keys WHERE activation_code = '02'") > 0
+
+
+def test_a_few_denials_spread_over_several_codes(engine: sa.Engine) -> None:
+    _generate(engine)
+    with engine.connect() as connection:
+        denials = dict(
+            connection.execute(
+                sa.text(
+                    """
+                    SELECT activation_code, count(*) FROM keys
+                    WHERE acknowledged_at IS NOT NULL AND activation_code NOT IN ('00', '02')
+                    GROUP BY activation_code
+                    """
+                )
+            ).all()
+        )
+    assert len(denials) >= 3, denials
+    assert set(denials) <= {"01", "03", "04", "05", "06", "07"}
+    assert sum(denials.values()) <= 0.02 * _scalar(
+        engine, "SELECT count(acknowledged_at) FROM keys"
+    )
+
+
+def test_a_handful_of_keys_is_stuck_at_each_stage(engine: sa.Engine) -> None:
+    _generate(engine)
+    day = dt.datetime.combine(AS_OF, dt.time())
+    with engine.connect() as connection:
+        stuck = dict(
+            connection.execute(
+                sa.text(
+                    """
+                    SELECT state, count(*) FROM keys
+                    WHERE (state = 'consumed' AND consumed_at < :consumed)
+                       OR (state = 'bound' AND bound_at < :bound)
+                       OR (state = 'reported' AND reported_at < :reported)
+                    GROUP BY state
+                    """
+                ),
+                {
+                    "consumed": day - dt.timedelta(days=2),
+                    "bound": day - dt.timedelta(days=7),
+                    "reported": day - dt.timedelta(days=3),
+                },
+            ).all()
+        )
+    assert set(stuck) == {"consumed", "bound", "reported"}
+    assert all(1 <= count <= 25 for count in stuck.values()), stuck
+
+
+def test_two_or_three_tprs_bind_two_keys_to_one_device_or_install_a_key_twice(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    with engine.connect() as connection:
+        shared = (
+            connection.execute(
+                sa.text(
+                    """
+                SELECT k.partner_id FROM keys k JOIN (
+                    SELECT device_hash FROM keys WHERE device_hash IS NOT NULL
+                    GROUP BY device_hash HAVING count(*) >= 2
+                ) d ON d.device_hash = k.device_hash
+                """
+                )
+            )
+            .scalars()
+            .all()
+        )
+        reused = (
+            connection.execute(
+                sa.text(
+                    """
+                SELECT DISTINCT partner_id FROM installations
+                WHERE status = 'success' AND key_id IN (
+                    SELECT key_id FROM installations WHERE status = 'success'
+                    GROUP BY key_id HAVING count(*) >= 2
+                )
+                """
+                )
+            )
+            .scalars()
+            .all()
+        )
+        own_sites = set(
+            connection.execute(sa.text("SELECT id FROM partners WHERE kind = 'own_site'")).scalars()
+        )
+    assert shared and reused
+    assert 2 <= len(set(shared) | set(reused)) <= 3
+    assert not (set(shared) | set(reused)) & own_sites
+
+
+def test_citizenship_units_break_the_cap_once_and_office_tops_windows_once(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    k, p, pa = schema.keys, schema.products, schema.partners
+    month = sa.extract("year", k.c.allocated_at) * 100 + sa.extract("month", k.c.allocated_at)
+    units = (
+        sa.select(
+            k.c.partner_id,
+            month.label("month"),
+            sa.func.sum(sa.case((p.c.family == "windows", 1), else_=0)).label("windows"),
+            sa.func.sum(sa.case((p.c.family == "office", 1), else_=0)).label("office"),
+            sa.func.coalesce(pa.c.citizenship_cap, 250).label("cap"),
+        )
+        .join(p, p.c.id == k.c.product_id)
+        .join(pa, pa.c.id == k.c.partner_id)
+        .where(p.c.channel == "citizenship", k.c.allocated_at.is_not(None), pa.c.kind == "tpr")
+        .group_by(k.c.partner_id, month, pa.c.citizenship_cap)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(units).all()
+        channels = (
+            connection.execute(
+                sa.text("SELECT family FROM products WHERE channel = 'citizenship' ORDER BY family")
+            )
+            .scalars()
+            .all()
+        )
+    over_cap = [r for r in rows if r.windows > r.cap or r.office > r.cap]
+    office_above = [r for r in rows if r.office > r.windows and r not in over_cap]
+    assert channels == ["office", "windows"]
+    assert len(over_cap) == 1
+    assert len(office_above) >= 1
+    assert len(rows) > len(over_cap) + len(office_above)
+
+
+def test_some_unused_keys_are_closing_in_the_return_window_and_some_expired(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    day = dt.datetime.combine(AS_OF, dt.time())
+    unused = "consumed_at IS NULL AND returned_at IS NULL"
+    closing = _scalar(
+        engine,
+        f"SELECT count(*) FROM keys WHERE {unused} AND fulfilled_at >= :oldest"
+        " AND fulfilled_at < :youngest",
+        oldest=day - dt.timedelta(days=365),
+        youngest=day - dt.timedelta(days=299),
+    )
+    expired = _scalar(
+        engine,
+        f"SELECT count(*) FROM keys WHERE {unused} AND fulfilled_at < :oldest",
+        oldest=day - dt.timedelta(days=365),
+    )
+    assert closing > 0
+    assert expired > 0
+
+
+def test_returns_carry_their_code_most_with_credit_a_few_without(engine: sa.Engine) -> None:
+    _generate(engine)
+    credited = _scalar(engine, "SELECT count(*) FROM keys WHERE return_code LIKE 'O%'")
+    uncredited = _scalar(engine, "SELECT count(*) FROM keys WHERE return_code LIKE 'Q%'")
+    returned = _scalar(engine, "SELECT count(returned_at) FROM keys")
+    assert credited + uncredited == returned
+    assert 1 <= uncredited < credited
+
+
+def test_a_few_coa_licences_are_installed_after_the_rrp_sunset(engine: sa.Engine) -> None:
+    _generate(engine)
+    after = _scalar(
+        engine,
+        """
+        SELECT count(*) FROM installations i JOIN products p ON p.id = i.product_id
+        WHERE p.licence_type = 'coa' AND i.status = 'success' AND i.installed_at >= :sunset
+        """,
+        sunset=dt.datetime(2021, 1, 1),
+    )
+    assert 1 <= after <= 10
 
 
 def test_report_periods_are_first_days_of_months_due_on_the_tenth_after(
