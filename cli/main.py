@@ -21,6 +21,7 @@ from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import UserError, describe_database_error
 from data.migrations import head
+from data.oa3_import import import_oa3_directory, parse_bound_at
 from data.rollups import refresh_all
 from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
@@ -52,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
 
     load = command("import", "load <table>.csv files from DIR, all of them or nothing")
     load.add_argument("directory", type=Path, metavar="DIR")
+
+    oa3 = command("import-oa3", "mark keys bound from the OA3 tool's report files (*.xml) in DIR")
+    oa3.add_argument("directory", type=Path, metavar="DIR")
+    oa3.add_argument(
+        "--bound-at",
+        metavar="TS",
+        help="binding time for every file, e.g. 2021-06-30T14:05:00 (default: each file's mtime)",
+    )
 
     command("refresh", "rebuild the rollups the dashboard reads from")
 
@@ -106,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "import":
             summary = import_directory(engine, args.directory)
             print(summary)
+        elif args.command == "import-oa3":
+            bound_at = parse_bound_at(args.bound_at) if args.bound_at else None
+            print(import_oa3_directory(engine, args.directory, bound_at=bound_at))
         elif args.command == "refresh":
             with engine.begin() as connection:
                 create_schema(connection)

@@ -1,0 +1,286 @@
+"""`mar-insight import-oa3 DIR`: the factory's OA3 reports mark keys bound (DESIGN §1, §3).
+
+On the factory floor `oa3tool /Report` ties each consumed key to the PC's hardware hash and
+writes an XML report: one `<Key>` per key with its `ProductKeyID`, `ProductKeyState` (3 =
+bound) and `HardwareHash`.  This import reads a folder of those files and records, per key:
+
+- `bound_at`: the file's modification time (UTC), or the `--bound-at` given for all files;
+- `device_hash`: SHA-256 (hex) of the hardware hash as written in the file, whitespace
+  removed: the dashboard never stores the hardware hash itself;
+- `state` = `bound` when the key was `consumed`.  Keys further on (reported, activated,
+  denied) keep their state: a binding the source skipped is filled in, never moving a key
+  backwards (the forward-only rule of DESIGN §3).  A key bound to the same device before is
+  left as it is, so importing the same files twice changes nothing.
+
+Refused, with one sentence naming the file: files that declare entities (entity expansion,
+"billion laughs") or refer to external entities, which the hardened parser (defusedxml)
+never resolves; malformed XML; a `<Key>` without its three fields or not in state 3; a
+ProductKeyID unknown to the database; a key not consumed yet, returned, bound to another
+device, or bound before it was consumed or after it was reported.  Every file is checked
+before anything is written, and everything is written in one transaction: all files or none.
+
+A file may also carry the `<ProductKey>` itself (the 25-character secret).  It is never read:
+not stored, not logged, not part of any message.  Only a ProductKeyID of 13 digits is ever
+repeated in a message.
+
+The rollups (data/rollups.py) sum fulfilment, allocation, consumption and returns only; a
+binding changes none of those columns, so no rollup needs refreshing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as safe_xml
+import sqlalchemy as sa
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
+from data.errors import UserError
+from data.schema import has_data_tables, keys
+
+log = logging.getLogger(__name__)
+
+#: `ProductKeyState` of a key that `oa3tool /Report` has bound to its PC.
+BOUND = "3"
+_PRODUCT_KEY_ID = re.compile(r"\d{13}")
+#: States from which a binding may be recorded: consumed moves to bound; later states keep
+#: theirs and get the binding the source did not record.
+_MOVES_TO_BOUND = "consumed"
+_KEEPS_STATE = ("bound", "reported", "activated", "denied")
+#: ProductKeyIDs per `IN (...)` lookup: well under SQLite's bound-parameter limit.
+_CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One `<Key>` of a report: which key, on which PC (hashed), since when, from which file."""
+
+    product_key_id: str
+    device_hash: str
+    bound_at: dt.datetime
+    file: str
+
+
+@dataclass(frozen=True)
+class OA3Summary:
+    files: int
+    bound: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return (
+            f"Recorded {self.bound:,} bindings from {self.files:,} OA3 report files "
+            f"({self.unchanged:,} already recorded, left as they were)."
+        )
+
+
+def parse_bound_at(text: str) -> dt.datetime:
+    """`--bound-at`: an ISO 8601 timestamp, UTC unless it says otherwise; stored as UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--bound-at {text!r} is not a timestamp; write it as 2021-06-30T14:05:00 (UTC)."
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def import_oa3_directory(
+    engine: sa.Engine, directory: Path, *, bound_at: dt.datetime | None = None
+) -> OA3Summary:
+    """Read every `*.xml` report in `directory` and record its bindings, all or nothing."""
+    files = _report_files(directory)
+    bindings = [binding for path in files for binding in read_report(path, bound_at)]
+    _refuse_repeated_keys(bindings)
+    with engine.begin() as connection:
+        if not has_data_tables(connection):
+            raise UserError(
+                "The database has no MAR Insight tables yet; import the keys "
+                "('mar-insight import DIR') before the OA3 reports."
+            )
+        bound, unchanged = _record(connection, bindings)
+    summary = OA3Summary(files=len(files), bound=bound, unchanged=unchanged)
+    log.info("OA3 import from %s: %s", directory, summary)
+    return summary
+
+
+def _report_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a folder; give the folder of OA3 report files.")
+    files = sorted(path for path in directory.glob("*.xml") if path.is_file())
+    if not files:
+        raise UserError(f"{directory} holds no OA3 report files (*.xml).")
+    return files
+
+
+def read_report(path: Path, bound_at: dt.datetime | None = None) -> list[Binding]:
+    """The bindings of one report file; `bound_at` None: the file's modification time."""
+    when = bound_at or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(
+        tzinfo=None, microsecond=0
+    )
+    root = _parse(path)
+    found = [element for element in root.iter() if _local_name(element) == "Key"]
+    if not found:
+        raise UserError(f"{path.name} holds no <Key> element; is it an OA3 report?")
+    return [_binding(path, number, element, when) for number, element in enumerate(found, 1)]
+
+
+def _parse(path: Path) -> Element:
+    """Parse with entity declarations and external references refused, not resolved."""
+    try:
+        root = safe_xml.parse(path, forbid_dtd=False).getroot()
+    except EntitiesForbidden as refused:
+        if refused.sysid or refused.pubid:
+            raise UserError(
+                f"{path.name} declares an external entity (it would read another file or "
+                "address); OA3 reports have none, so it was refused."
+            ) from None
+        raise UserError(
+            f"{path.name} declares XML entities (an entity-expansion or 'billion laughs' "
+            "attack blows them up to gigabytes); OA3 reports have none, so it was refused."
+        ) from None
+    except (ExternalReferenceForbidden, DTDForbidden):
+        raise UserError(
+            f"{path.name} refers to an external document type or entity; OA3 reports have "
+            "none, so it was refused."
+        ) from None
+    except ParseError as error:
+        line, column = error.position
+        raise UserError(
+            f"{path.name} is not well-formed XML (line {line}, column {column + 1})."
+        ) from None
+    if root is None:
+        raise UserError(f"{path.name} holds no XML element; is it an OA3 report?")
+    return root
+
+
+def _binding(path: Path, number: int, key: Element, when: dt.datetime) -> Binding:
+    """One `<Key>`; its `<ProductKey>`, if any, is never read."""
+    fields = {_local_name(child): (child.text or "").strip() for child in key}
+    missing = [f for f in ("ProductKeyID", "ProductKeyState", "HardwareHash") if not fields.get(f)]
+    if missing:
+        raise UserError(f"{path.name}: <Key> number {number} has no {missing[0]}.")
+    key_id = fields["ProductKeyID"]
+    if not _PRODUCT_KEY_ID.fullmatch(key_id):
+        # Not echoed: a misplaced product key must not reach the terminal or a log.
+        raise UserError(
+            f"{path.name}: <Key> number {number} has a ProductKeyID that is not 13 digits."
+        )
+    if fields["ProductKeyState"] != BOUND:
+        raise UserError(
+            f"{path.name}: key {key_id} is in ProductKeyState {fields['ProductKeyState'][:2]!r},"
+            f" not {BOUND} (bound); run 'oa3tool /Report' for it first."
+        )
+    hardware_hash = "".join(fields["HardwareHash"].split())
+    device_hash = hashlib.sha256(hardware_hash.encode()).hexdigest()
+    return Binding(key_id, device_hash, when, path.name)
+
+
+def _local_name(element: Element) -> str:
+    """The tag without an XML namespace, so namespaced and plain reports read alike."""
+    return str(element.tag).rsplit("}", 1)[-1]
+
+
+def _refuse_repeated_keys(bindings: list[Binding]) -> None:
+    seen: dict[str, str] = {}
+    for binding in bindings:
+        first = seen.get(binding.product_key_id)
+        if first is not None:
+            where = binding.file if first == binding.file else f"{first} and {binding.file}"
+            raise UserError(
+                f"Key {binding.product_key_id} appears more than once ({where}); "
+                "import each binding once."
+            )
+        seen[binding.product_key_id] = binding.file
+
+
+def _stored(connection: sa.Connection, key_ids: list[str]) -> Iterator[sa.Row[*tuple[Any, ...]]]:
+    for low in range(0, len(key_ids), _CHUNK):
+        yield from connection.execute(
+            sa.select(
+                keys.c.id,
+                keys.c.product_key_id,
+                keys.c.state,
+                keys.c.consumed_at,
+                keys.c.bound_at,
+                keys.c.reported_at,
+                keys.c.device_hash,
+            ).where(keys.c.product_key_id.in_(key_ids[low : low + _CHUNK]))
+        )
+
+
+def _record(connection: sa.Connection, bindings: list[Binding]) -> tuple[int, int]:
+    """Check every binding against its stored key, then write them; (recorded, unchanged)."""
+    stored = {
+        row.product_key_id: row for row in _stored(connection, [b.product_key_id for b in bindings])
+    }
+    updates: list[dict[str, object]] = []
+    unchanged = 0
+    for binding in bindings:
+        key = stored.get(binding.product_key_id)
+        if key is None:
+            unknown = sum(b.product_key_id not in stored for b in bindings)
+            more = f" (and {unknown - 1:,} more unknown keys)" if unknown > 1 else ""
+            raise UserError(
+                f"{binding.file}: key {binding.product_key_id} is not in the database{more}; "
+                "nothing was imported."
+            )
+        if key.device_hash == binding.device_hash:
+            unchanged += 1
+            continue
+        _refuse_impossible(binding, key)
+        updates.append(
+            {
+                "key": key.id,
+                "bound_at": binding.bound_at,
+                "device_hash": binding.device_hash,
+                "state": "bound" if key.state == _MOVES_TO_BOUND else key.state,
+            }
+        )
+    if updates:
+        connection.execute(
+            keys.update()
+            .where(keys.c.id == sa.bindparam("key"))
+            .values(
+                bound_at=sa.bindparam("bound_at"),
+                device_hash=sa.bindparam("device_hash"),
+                state=sa.bindparam("state"),
+            ),
+            updates,
+        )
+    return len(updates), unchanged
+
+
+def _refuse_impossible(binding: Binding, key: sa.Row[*tuple[Any, ...]]) -> None:
+    """The forward-only rule: only a consumed key (or one further on whose binding was not
+    recorded) can be bound, never before its consumption nor after its report."""
+    where = f"{binding.file}: key {binding.product_key_id}"
+    if key.device_hash is not None:
+        raise UserError(f"{where} is already bound to another device; nothing was imported.")
+    if key.state != _MOVES_TO_BOUND and key.state not in _KEEPS_STATE:
+        raise UserError(
+            f"{where} is {key.state}, not consumed; only a key assembled into a PC can be "
+            "bound. Nothing was imported."
+        )
+    consumed_at, reported_at = key.consumed_at, key.reported_at
+    assert isinstance(consumed_at, dt.datetime)
+    if binding.bound_at < consumed_at:
+        raise UserError(
+            f"{where} would be bound at {binding.bound_at:%Y-%m-%dT%H:%M:%S}, before it was "
+            f"consumed ({consumed_at:%Y-%m-%dT%H:%M:%S}); give --bound-at. Nothing was imported."
+        )
+    if isinstance(reported_at, dt.datetime) and binding.bound_at > reported_at:
+        raise UserError(
+            f"{where} would be bound at {binding.bound_at:%Y-%m-%dT%H:%M:%S}, after it was "
+            f"reported ({reported_at:%Y-%m-%dT%H:%M:%S}); give --bound-at. Nothing was imported."
+        )
