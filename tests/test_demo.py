@@ -540,3 +540,50 @@ def test_impossible_requests_are_refused_with_one_sentence(
     engine = sa.create_engine("sqlite://")
     with pytest.raises(UserError, match=message):
         _generate(engine, **options)
+
+
+def test_own_sites_owe_no_reports_and_every_tpr_that_installed_has_report_rows(
+    engine: sa.Engine,
+) -> None:
+    _generate(engine)
+    own_site_reports = _scalar(
+        engine,
+        """
+        SELECT count(*) FROM licence_reports r JOIN partners p ON p.id = r.partner_id
+        WHERE p.kind = 'own_site'
+        """,
+    )
+    silent_tprs = _scalar(
+        engine,
+        """
+        SELECT count(*) FROM partners p
+        WHERE p.kind = 'tpr'
+          AND EXISTS (SELECT 1 FROM installations i WHERE i.partner_id = p.id
+                      AND i.status = 'success' AND i.installed_at < :two_months_ago)
+          AND NOT EXISTS (SELECT 1 FROM licence_reports r WHERE r.partner_id = p.id)
+        """,
+        two_months_ago=dt.datetime.combine(AS_OF - dt.timedelta(days=62), dt.time()),
+    )
+    assert _scalar(engine, "SELECT count(*) FROM partners WHERE kind = 'own_site'") == 3
+    assert own_site_reports == 0
+    assert silent_tprs == 0
+
+
+def test_no_open_rrp_has_waited_more_than_thirteen_months_at_its_stage(
+    engine: sa.Engine,
+) -> None:
+    as_of = dt.date(2021, 9, 30)  # while the funnel is still busy
+    _generate(engine, as_of=as_of)
+    c = schema.conversions.c
+    stages = (c.rrp_registered_at, c.contacted_at, c.applied_at, c.contract_signed_at)
+    with engine.connect() as connection:
+        open_rrps = connection.execute(
+            sa.select(*stages).where(c.first_order_at.is_(None), c.lost_at.is_(None))
+        ).all()
+    waiting = [(as_of - max(s for s in row if s is not None).date()).days for row in open_rrps]
+    given_up = _scalar(
+        engine, "SELECT count(*) FROM conversions WHERE lost_reason = 'no answer for a year'"
+    )
+    assert waiting
+    assert all(days <= 396 for days in waiting)
+    assert given_up > 0
