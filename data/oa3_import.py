@@ -176,10 +176,16 @@ def _binding(path: Path, number: int, key: Element, when: dt.datetime) -> Bindin
         raise UserError(
             f"{path.name}: <Key> number {number} has a ProductKeyID that is not 13 digits."
         )
-    if fields["ProductKeyState"] != BOUND:
+    state = fields["ProductKeyState"]
+    if state != BOUND:
+        shown = (
+            f"ProductKeyState {state}"
+            if state.isdigit() and len(state) <= 2
+            else "an unreadable ProductKeyState"
+        )
         raise UserError(
-            f"{path.name}: key {key_id} is in ProductKeyState {fields['ProductKeyState'][:2]!r},"
-            f" not {BOUND} (bound); run 'oa3tool /Report' for it first."
+            f"{path.name}: key {key_id} has {shown}, not {BOUND} (bound); run "
+            "'oa3tool /Report' for it first."
         )
     hardware_hash = "".join(fields["HardwareHash"].split())
     device_hash = hashlib.sha256(hardware_hash.encode()).hexdigest()

@@ -202,7 +202,7 @@ def test_a_key_already_bound_to_another_device_is_refused(
 
 def test_a_key_not_in_state_3_is_refused(keys_db: sa.Engine, tmp_path: Path) -> None:
     _report(tmp_path, "pc.xml", _key_xml("3300000000001", state="2"))
-    with pytest.raises(UserError, match=r"ProductKeyState '2', not 3 \(bound\)"):
+    with pytest.raises(UserError, match=r"3300000000001 has ProductKeyState 2, not 3"):
         import_oa3_directory(keys_db, tmp_path, bound_at=BOUND_AT)
 
 
