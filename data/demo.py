@@ -2,7 +2,8 @@
 
 Sales demos, screenshots and the dashboard's own tests need data with the shape of the real
 business (RRPs converting in 2020-21, a product running out of keys, a handful of partners
-behind on reporting) that is identical for the same seed, as-of date and size. Installations
+behind on reporting, and keys living their whole lifecycle with a few of each compliance
+problem of DESIGN §4b) that is identical for the same seed, as-of date and size. Installations
 and keys are planned as numpy arrays and streamed to the database in batches, because the
 generator must also fill PostgreSQL with ten million installations in minutes.
 """

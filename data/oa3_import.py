@@ -125,10 +125,10 @@ def _report_files(directory: Path) -> list[Path]:
 
 def read_report(path: Path, bound_at: dt.datetime | None = None) -> list[Binding]:
     """The bindings of one report file; `bound_at` None: the file's modification time."""
+    root = _parse(path)
     when = bound_at or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(
         tzinfo=None, microsecond=0
     )
-    root = _parse(path)
     found = [element for element in root.iter() if _local_name(element) == "Key"]
     if not found:
         raise UserError(f"{path.name} holds no <Key> element; is it an OA3 report?")
@@ -159,6 +159,8 @@ def _parse(path: Path) -> Element:
         raise UserError(
             f"{path.name} is not well-formed XML (line {line}, column {column + 1})."
         ) from None
+    except OSError as error:
+        raise UserError(f"{path.name} cannot be read: {error.strerror or error}.") from None
     if root is None:
         raise UserError(f"{path.name} holds no XML element; is it an OA3 report?")
     return root

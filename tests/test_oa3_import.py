@@ -206,6 +206,14 @@ def test_a_key_not_in_state_3_is_refused(keys_db: sa.Engine, tmp_path: Path) -> 
         import_oa3_directory(keys_db, tmp_path, bound_at=BOUND_AT)
 
 
+def test_a_file_that_is_not_xml_is_refused_with_where_it_breaks(
+    keys_db: sa.Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "cut.xml").write_text("<Key>\n<ProductKeyID>3300000000001</Product", "utf-8")
+    with pytest.raises(UserError, match=r"^cut\.xml is not well-formed XML \(line 2, column"):
+        import_oa3_directory(keys_db, tmp_path, bound_at=BOUND_AT)
+
+
 def _database_text(engine: sa.Engine) -> str:
     """Every text value of every table, so a test can search the whole database."""
     values = []
