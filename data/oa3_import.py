@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from data.errors import UserError
-from data.schema import has_data_tables, keys
+from data.schema import keys, require_current_schema
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def import_oa3_directory(
     bindings = [binding for path in files for binding in read_report(path, bound_at)]
     _refuse_repeated_keys(bindings)
     with engine.begin() as connection:
-        if not has_data_tables(connection):
+        if not require_current_schema(connection):
             raise UserError(
                 "The database has no MAR Insight tables yet; import the keys "
                 "('mar-insight import DIR') before the OA3 reports."

@@ -26,6 +26,7 @@ from cli.main import main
 from data import schema
 from data.errors import UserError
 from data.oa3_import import import_oa3_directory
+from tests import baseline_schema as baseline
 from tests.builders import add_key, add_partner, add_product
 
 #: A product key as the OA3 tool writes it: 25 characters in five groups (made up).
@@ -268,3 +269,12 @@ def test_a_bad_bound_at_is_refused_with_one_sentence(
         "mar-insight: --bound-at 'monday' is not a timestamp; write it as 2021-06-30T14:05:00 "
         "(UTC).\n"
     )
+
+
+def test_an_older_schema_is_refused_naming_the_upgrade(
+    empty_engine: sa.Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline.metadata.create_all(empty_engine)  # release 0.1: no lifecycle columns, no version
+    _report(tmp_path, "pc.xml", _key_xml("3300000000001"))
+    assert main(["import-oa3", "--url", database_url, str(tmp_path)]) == 2
+    assert "mar-insight upgrade" in capsys.readouterr().err
