@@ -215,6 +215,37 @@ audit_log = sa.Table(
     sa.Column("row_count", sa.Integer, nullable=False),
 )
 
+# --- The product's own tables: what the digest and the alerts have sent ----------------------
+# Not part of the import.  No foreign keys: the memory of what was sent outlives the rows that
+# caused it (a re-import may change a partner, a user may leave).
+
+#: One row per recipient and ISO week whose digest went out: a rerun skips them.
+digest_log = sa.Table(
+    "digest_log",
+    metadata,
+    sa.Column("recipient", sa.String(320), primary_key=True),
+    sa.Column("week", sa.Date, primary_key=True),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+)
+
+#: One row per alert condition (rule and subject) seen by `mar-insight alerts`: when it started
+#: and cleared, and when each channel was told, so each event goes out once per channel.
+alert_state = sa.Table(
+    "alert_state",
+    metadata,
+    sa.Column("rule", sa.String(50), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("partner_id", sa.Integer),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("link", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("start_mailed_at", sa.DateTime),
+    sa.Column("start_posted_at", sa.DateTime),
+    sa.Column("cleared_at", sa.DateTime),
+    sa.Column("clear_mailed_at", sa.DateTime),
+    sa.Column("clear_posted_at", sa.DateTime),
+)
+
 # --- The product's own tables: rollups the loaders maintain (not part of the import) ------
 
 #: What the rollups sum: install attempts by outcome, and key events by kind.

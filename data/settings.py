@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(__file__).resolve().parent
@@ -18,6 +18,10 @@ DEFAULT_MILESTONES = (100_000, 250_000, 500_000, 1_000_000)
 #: The day of the following month on which a monthly licence report without a row of its
 #: own falls due (DESIGN §4).
 DEFAULT_REPORT_DUE_DAY = 10
+
+
+#: Settings whose values are never printed.
+SECRET_FIELDS = frozenset({"smtp_password", "alert_webhook_url"})
 
 
 class SettingsError(ValueError):
@@ -40,6 +44,41 @@ class Settings(BaseSettings):
     connect_timeout_seconds: int = Field(default=5, ge=1)
     statement_timeout_seconds: int = Field(default=30, ge=1)
     require_auth: bool = False
+    # Mail and alerts (`mar-insight digest` and `mar-insight alerts`).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: int = Field(default=30, ge=1)
+    mail_from: str = "mar-insight@localhost"
+    dashboard_url: str = "http://localhost:8501"
+    #: A Slack or Teams incoming-webhook address carries its token in the path: a secret.
+    alert_webhook_url: SecretStr | None = None
+    stuck_conversion_days: int = Field(default=30, ge=1)
+
+    @field_validator("smtp_host", "smtp_user", "alert_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`MAR_SMTP_HOST=` in `.env` means no mail server, as if the line were absent."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("dashboard_url", "alert_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        """Links and webhooks must be absolute web addresses; a typo should stop the run, not
+        send mail with dead links."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not text.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if "@" not in value or any(c.isspace() for c in value.strip()):
+            raise ValueError("must be an e-mail address")
+        return value.strip()
 
     @field_validator("milestones", mode="before")
     @classmethod
@@ -70,7 +109,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "setting"
-        value = error.get("input")
+        # A secret is never echoed back, not even when it is the value that failed.
+        value = "***" if field in SECRET_FIELDS else error.get("input")
         reason = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(
             f"MAR_{field.upper()} is not valid ({reason}: {value!r}); fix it in the "

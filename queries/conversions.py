@@ -281,3 +281,18 @@ def conversion_history(
         if stamp is not None and stamp < horizon
     ]
     return pl.DataFrame(reached, schema={"stage": pl.String, "reached_on": pl.Date}, orient="row")
+
+
+def stuck_conversions(
+    connection: sa.Connection, filters: Filters, longer_than_days: int
+) -> pl.DataFrame:
+    """One row per former RRP that has waited more than `longer_than_days` days at its stage
+    at the as-of date (not lost, no first order yet), longest waiting first, then partner id.
+
+    `stuck_partners` lists everyone still on the way; this is the part of it that needs a call.
+    """
+    return (
+        stuck_partners(connection, filters)
+        .filter(pl.col("days_at_stage") > longer_than_days)
+        .sort(["days_at_stage", "partner_id"], descending=[True, False])
+    )

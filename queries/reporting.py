@@ -272,3 +272,17 @@ def most_urgent_first(backlog: pl.DataFrame) -> pl.DataFrame:
         ["unreported_installations", "days_overdue", "partner_id"],
         descending=[True, True, False],
     )
+
+
+def newly_behind_on_reporting(
+    connection: sa.Connection, filters: Filters, since: dt.date
+) -> pl.DataFrame:
+    """One row per partner behind on reporting at the as-of date that was not behind at
+    `since` (the weekly digest passes the as-of date a week earlier), ordered like the backlog.
+
+    The whole backlog is the call list; this is the news in it that a weekly reader has not
+    seen yet.
+    """
+    now = reporting_backlog(connection, filters)
+    before = reporting_backlog(connection, filters.replace(as_of=since))
+    return now.join(before.select("partner_id"), on="partner_id", how="anti")

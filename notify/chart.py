@@ -1,0 +1,63 @@
+"""The digest's one picture, drawn by the dashboard's own chart function and rendered to PNG
+by Plotly's Kaleido in the Chromium the project already installs for its browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import kaleido
+import plotly.graph_objects as go
+
+from dashboard.charts import cumulative_with_milestones
+from data.errors import UserError
+from queries.digest import InstallationTrend
+
+CHROMIUM = Path("/usr/bin/chromium")
+WIDTH, HEIGHT = 600, 340
+
+
+def _use_system_chromium() -> None:
+    """Kaleido would download a browser of its own; point it at Debian's Chromium instead
+    (`BROWSER_PATH` set by the operator wins)."""
+    if "BROWSER_PATH" not in os.environ:
+        found = shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
+        if found is None:
+            raise UserError(
+                "The digest chart needs Chromium; install Debian's 'chromium' package or set "
+                "BROWSER_PATH to a Chrome or Chromium executable."
+            )
+        os.environ["BROWSER_PATH"] = found
+
+
+@contextlib.contextmanager
+def chart_renderer() -> Iterator[None]:
+    """Keep one Chromium running while several charts are rendered (one per recipient):
+    starting it is most of a render's time."""
+    _use_system_chromium()
+    kaleido.start_sync_server(silence_warnings=True)
+    try:
+        yield
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)
+
+
+def trend_figure(trend: InstallationTrend) -> go.Figure:
+    """Cumulative installations per week with the milestone lines and the projection."""
+    figure = cumulative_with_milestones(trend.weeks, trend.milestones, trend.next_milestone)
+    figure.update_layout(title="Installations per week, cumulative", hovermode=False)
+    return figure
+
+
+def render_png(figure: go.Figure) -> bytes:
+    """The figure as a PNG small enough for a phone screen at twice its pixel density."""
+    _use_system_chromium()
+    with warnings.catch_warnings():
+        # Plotly passes browser options that a running `chart_renderer` already has.
+        warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
+        png: bytes = figure.to_image(format="png", width=WIDTH, height=HEIGHT, scale=2)
+    return png

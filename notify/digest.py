@@ -1,0 +1,278 @@
+"""The weekly digest: one e-mail per recipient with the sections of `queries.digest`, scoped
+like the dashboard (management sees every partner, an account manager only theirs).
+
+A digest goes to each recipient once per ISO week (`digest_log`): a rerun after a failure
+sends only to those who did not get it.  Every digest sent or written to a file is in the
+audit log, as a CSV export is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from data.audit import record_export
+from data.errors import UserError
+from data.schema import create_schema, digest_log, users
+from data.settings import Settings
+from notify import render
+from notify.chart import chart_renderer, render_png, trend_figure
+from notify.outbox import DeliveryError, send_message, smtp_connection
+from queries.access import Viewer, viewer_for_email
+from queries.digest import (
+    SECTIONS,
+    DigestOptions,
+    InstallationTrend,
+    digest_filters,
+    installation_trend,
+)
+from queries.exports import file_name, to_csv
+from queries.filters import Filters
+
+CHART_CID = "installations-chart"
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestMail:
+    """One recipient's digest, ready to send or to write as an `.eml` file."""
+
+    viewer: Viewer
+    filters: Filters
+    message: EmailMessage
+    rows: int
+
+
+@dataclasses.dataclass
+class DigestRun:
+    """What a run did: who got a digest, who already had this week's, what failed."""
+
+    sent: list[str] = dataclasses.field(default_factory=list)
+    written: list[Path] = dataclasses.field(default_factory=list)
+    already_sent: list[str] = dataclasses.field(default_factory=list)
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+
+def iso_week(day: dt.date) -> dt.date:
+    """The Monday that starts the ISO week of `day`: the digest log's week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def options_from(settings: Settings) -> DigestOptions:
+    return DigestOptions(
+        milestones=settings.milestones,
+        cover_warning_days=settings.cover_warning_days,
+        stuck_conversion_days=settings.stuck_conversion_days,
+    )
+
+
+def digest_recipients(
+    connection: sa.Connection, *, email: str | None, everyone: bool
+) -> list[Viewer]:
+    """`--as-user EMAIL` (one user) or `--all` (every user of the users table)."""
+    if everyone == (email is not None):
+        raise UserError("Name one recipient with --as-user EMAIL, or use --all for every user.")
+    if email is not None:
+        viewer = viewer_for_email(connection, email)
+        if viewer is None:
+            raise UserError(f"There is no user {email!r} in the users table.")
+        return [viewer]
+    emails = connection.execute(sa.select(users.c.email).order_by(users.c.email)).scalars()
+    return [v for e in list(emails) if (v := viewer_for_email(connection, e)) is not None]
+
+
+def _audience(viewer: Viewer) -> str:
+    if viewer.scope_account_manager_id is None:
+        return "every partner"
+    return "your partners"
+
+
+def _alt_text(trend: InstallationTrend, viewer: Viewer) -> str:
+    """What the chart shows, in words, for readers who do not load images."""
+    if trend.weeks.is_empty():
+        return f"No installations of {_audience(viewer)} in the last weeks."
+    last = trend.weeks.row(-1, named=True)
+    text = (
+        f"Cumulative installations of {_audience(viewer)} per week: {last['cumulative']:,} by "
+        f"the week of {last['period']}."
+    )
+    upcoming = trend.next_milestone.row(0, named=True)
+    if upcoming["milestone"] is not None and upcoming["projected_on"] is not None:
+        text += (
+            f" Next milestone {upcoming['milestone']:,} projected for {upcoming['projected_on']}."
+        )
+    return text
+
+
+def compose_digest(
+    connection: sa.Connection,
+    viewer: Viewer,
+    as_of: dt.date,
+    settings: Settings,
+    chart_png: Callable[[InstallationTrend], bytes],
+) -> DigestMail:
+    """The digest of one recipient: text, HTML with the inline chart, CSV attachments."""
+    filters = viewer.restrict(digest_filters(as_of))
+    options = options_from(settings)
+    title = f"MAR Insight weekly digest, {filters.date_from} to {filters.range_end}"
+    intro = (
+        f"For {viewer.name}: {_audience(viewer)}, the week to {as_of} compared with the week "
+        "before."
+    )
+    html_blocks = [render.html_heading(title, 1), render.html_paragraph(intro, muted=True)]
+    text_blocks = [title, "=" * len(title), intro]
+    attachments: list[tuple[str, bytes]] = []
+    rows = 0
+    for section in SECTIONS:
+        frame = section.build(connection, filters, options)
+        rows += frame.height
+        link = render.dashboard_link(settings.dashboard_url, section.page, filters.to_params())
+        more = "{n} more rows in the dashboard."
+        if section.attachment is not None:
+            name = file_name(section.attachment, filters)
+            attachments.append((name, to_csv(frame)))
+            more = f"{{n}} more rows in the attachment {name}."
+        html_blocks.append(render.html_heading(section.title))
+        text_blocks += ["", section.title, "-" * len(section.title)]
+        if frame.is_empty():
+            html_blocks.append(render.html_paragraph(section.empty))
+            text_blocks.append(section.empty)
+        else:
+            html_blocks.append(render.html_table(frame, more))
+            text_blocks.append(render.text_table(frame, more))
+        html_blocks.append(render.html_link("Open in the dashboard", link))
+        text_blocks.append(f"Open in the dashboard: {link}")
+
+    trend = installation_trend(connection, filters, options)
+    alt = _alt_text(trend, viewer)
+    html_blocks.append(render.html_heading("Installations"))
+    html_blocks.append(
+        f'<img src="cid:{CHART_CID}" alt="{html.escape(alt)}" width="600" '
+        'style="width:100%;max-width:600px;height:auto;display:block">'
+    )
+    html_blocks.append(render.html_paragraph(alt, muted=True))
+    throughput_link = render.dashboard_link(
+        settings.dashboard_url, "throughput", filters.to_params()
+    )
+    html_blocks.append(render.html_link("Open in the dashboard", throughput_link))
+    text_blocks += ["", "Installations", "-------------", alt]
+    text_blocks.append(f"Open in the dashboard: {throughput_link}")
+
+    message = EmailMessage()
+    message["Subject"] = title
+    message["From"] = settings.mail_from
+    message["To"] = viewer.email
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2])
+    message.set_content("\n".join(text_blocks) + "\n")
+    message.add_alternative(render.html_page(title, html_blocks), subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None  # added just above
+    html_part.add_related(
+        chart_png(trend),
+        maintype="image",
+        subtype="png",
+        cid=f"<{CHART_CID}>",
+        filename="chart.png",
+    )
+    for name, body in attachments:
+        message.add_attachment(body, maintype="text", subtype="csv", filename=name)
+    return DigestMail(viewer=viewer, filters=filters, message=message, rows=rows)
+
+
+def _already_sent(connection: sa.Connection, week: dt.date) -> set[str]:
+    statement = sa.select(digest_log.c.recipient).where(digest_log.c.week == week)
+    return {email.lower() for email in connection.execute(statement).scalars()}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def run_digest(
+    engine: sa.Engine,
+    settings: Settings,
+    *,
+    email: str | None,
+    everyone: bool,
+    as_of: dt.date,
+    out_dir: Path | None,
+    send: bool,
+    who: str,
+) -> DigestRun:
+    """Compose each recipient's digest; write it to `out_dir` and/or send it.
+
+    Without `send` nothing is recorded in the digest log (writing files is audited all the
+    same).  A server that cannot be reached raises `DeliveryError` before anything is sent; a
+    server that refuses one message is reported in `failures` and the others still go out.
+    """
+    run = DigestRun()
+    week = iso_week(as_of)
+    with engine.begin() as connection:
+        if send:
+            create_schema(connection)
+        viewers = digest_recipients(connection, email=email, everyone=everyone)
+        done = _already_sent(connection, week) if send else set()
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    mails: list[DigestMail] = []
+    with chart_renderer():
+        for viewer in viewers:
+            if viewer.email.lower() in done and out_dir is None:
+                run.already_sent.append(viewer.email)
+                continue
+            with engine.connect() as connection:
+                mail = compose_digest(
+                    connection, viewer, as_of, settings, lambda t: render_png(trend_figure(t))
+                )
+            if out_dir is not None:
+                path = out_dir / f"{viewer.email}.eml"
+                path.write_bytes(bytes(mail.message))
+                run.written.append(path)
+                with engine.begin() as connection:
+                    _audit(connection, mail, f"{who} file for {viewer.email}")
+            if viewer.email.lower() in done:
+                run.already_sent.append(viewer.email)
+            else:
+                mails.append(mail)
+    if send and mails:
+        _send_all(engine, settings, mails, week, run)
+    return run
+
+
+def _send_all(
+    engine: sa.Engine,
+    settings: Settings,
+    mails: Sequence[DigestMail],
+    week: dt.date,
+    run: DigestRun,
+) -> None:
+    with smtp_connection(settings) as client:
+        for mail in mails:
+            try:
+                send_message(client, mail.message)
+            except DeliveryError as exc:
+                run.failures.append(str(exc))
+                continue
+            with engine.begin() as connection:
+                connection.execute(
+                    digest_log.insert().values(
+                        recipient=mail.viewer.email, week=week, sent_at=_now()
+                    )
+                )
+                _audit(connection, mail, f"mail to {mail.viewer.email}")
+            run.sent.append(mail.viewer.email)
+
+
+def _audit(connection: sa.Connection, mail: DigestMail, who: str) -> None:
+    """One audit row per digest that left the system, with its filters and scope."""
+    params = mail.filters.to_params()
+    if mail.filters.scope_account_manager_id is not None:
+        params["scope_am"] = [str(mail.filters.scope_account_manager_id)]
+    record_export(connection, who=who, report="digest", filters=params, row_count=mail.rows)

@@ -1,0 +1,135 @@
+"""Frames as e-mail: small HTML tables that read on a phone, their plain-text twins, and the
+dashboard links that reopen the same view (filters in the query string, DESIGN §2).
+
+Mail clients ignore style sheets in `<head>` unevenly, so styles are inline; the layout is one
+column at most 600 pixels wide, which a phone shows without zooming.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import urllib.parse
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+#: Rows a table shows in the mail; the rest are in the attachment or behind the link.
+MAX_ROWS = 10
+
+LABELS = {
+    "partner_id": "#",
+    "partner_name": "Partner",
+    "product_code": "Product",
+    "product_name": "Name",
+    "missing_reports": "Missing",
+    "oldest_due": "Oldest due",
+    "days_overdue": "Days overdue",
+    "unreported_installations": "Unreported",
+    "days_at_stage": "Days waiting",
+    "stockout_date": "Runs out",
+    "days_of_cover": "Days of cover",
+    "stock_on_hand": "Stock",
+}
+FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
+CELL = "padding:4px 6px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top"
+
+
+def dashboard_link(base_url: str, page: str, params: Mapping[str, Sequence[str]]) -> str:
+    """The address of a dashboard page showing exactly `params`."""
+    query = urllib.parse.urlencode({k: ",".join(v) for k, v in params.items()})
+    return f"{base_url}/{page}" + (f"?{query}" if query else "")
+
+
+def label(column: str) -> str:
+    return LABELS.get(column) or column.replace("_", " ").capitalize()
+
+
+def cell(value: object, column: str = "") -> str:
+    """A value as the reader sees it: thousands separated, one decimal at most, dates ISO."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        digits = 0 if value.is_integer() else 1
+        text = f"{value:,.{digits}f}"
+        return f"+{text}" if column == "change" and value > 0 else text
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _shown(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    return frame.head(MAX_ROWS), max(frame.height - MAX_ROWS, 0)
+
+
+def html_table(frame: pl.DataFrame, more: str) -> str:
+    """At most `MAX_ROWS` rows; `more` says where the rest are ("{n} more …")."""
+    rows, hidden = _shown(frame)
+    head = "".join(
+        f'<th style="{CELL};color:#475569;font-weight:600">{html.escape(label(c))}</th>'
+        for c in rows.columns
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td style="{CELL}">{html.escape(cell(v, c))}</td>'
+            for c, v in zip(rows.columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows.iter_rows()
+    )
+    table = (
+        '<table role="presentation" cellspacing="0" cellpadding="0" '
+        f'style="width:100%;border-collapse:collapse;font-size:13px"><tr>{head}</tr>{body}</table>'
+    )
+    if hidden:
+        table += f'<p style="font-size:13px;color:#475569">{html.escape(more.format(n=hidden))}</p>'
+    return table
+
+
+def text_table(frame: pl.DataFrame, more: str) -> str:
+    """The plain-text twin: one line per row, `Label: value` pairs, no column alignment (a
+    phone wraps long lines anyway)."""
+    rows, hidden = _shown(frame)
+    lines = [
+        "- "
+        + "; ".join(f"{label(c)}: {cell(v, c)}" for c, v in zip(rows.columns, row, strict=True))
+        for row in rows.iter_rows()
+    ]
+    if hidden:
+        lines.append(more.format(n=hidden))
+    return "\n".join(lines)
+
+
+def html_page(title: str, blocks: Sequence[str]) -> str:
+    """A whole HTML mail body: the blocks one below the other in one narrow column."""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>"
+        f'<body style="margin:0;padding:0;background:#f1f5f9;font-family:{FONT};color:#0f172a">'
+        '<div style="max-width:600px;margin:0 auto;padding:16px;background:#ffffff">'
+        + "".join(blocks)
+        + "</div></body></html>"
+    )
+
+
+def html_heading(text: str, level: int = 2) -> str:
+    size = {1: 20, 2: 16}[level]
+    return f'<h{level} style="font-size:{size}px;margin:20px 0 8px">{html.escape(text)}</h{level}>'
+
+
+def html_paragraph(text: str, *, muted: bool = False) -> str:
+    colour = "#475569" if muted else "#0f172a"
+    return f'<p style="font-size:14px;margin:6px 0;color:{colour}">{html.escape(text)}</p>'
+
+
+def html_link(text: str, href: str) -> str:
+    return (
+        f'<p style="font-size:14px;margin:6px 0"><a href="{html.escape(href)}" '
+        f'style="color:#2563eb">{html.escape(text)}</a></p>'
+    )

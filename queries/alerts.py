@@ -1,0 +1,148 @@
+"""The alert rules: which conditions hold at the as-of date, each named so that the same
+condition has the same name on every run.
+
+A rule only reports what holds now; remembering what was already sent (an alert goes out when
+it starts and once when it clears) is `notify/alerts.py`'s job, with the `alert_state` table.
+The rules are a registry (`RULES`): a new alert, such as a new activation denial, is one more
+entry.  Rules see every partner: an alert goes to the account manager of the partner it is
+about, or to management when it concerns the company (stock) or a partner without a manager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from queries.conversions import stuck_conversions
+from queries.filters import Filters
+from queries.reporting import reporting_backlog
+from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertThresholds:
+    """The settings the rules compare against."""
+
+    cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
+    stuck_conversion_days: int = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """One alert condition that holds at the as-of date.
+
+    `subject` identifies what it is about within its rule and stays the same from run to run
+    while the condition holds (ids and codes, never names or figures); `partner_id` decides who
+    hears of it (None: management); `page` and `params` make the dashboard link.
+    """
+
+    rule: str
+    subject: str
+    partner_id: int | None
+    message: str
+    page: str
+    params: dict[str, list[str]]
+
+
+ConditionFinder = Callable[[sa.Connection, Filters, AlertThresholds], list[Condition]]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRule:
+    name: str
+    description: str
+    conditions: ConditionFinder
+
+
+def low_stock_cover(
+    connection: sa.Connection, filters: Filters, thresholds: AlertThresholds
+) -> list[Condition]:
+    """One condition per product whose days of cover are below the warning (company stock)."""
+    stock = stock_on_hand(connection, filters, thresholds.cover_warning_days)
+    return [
+        Condition(
+            rule="low_stock_cover",
+            subject=f"product:{row['product_code']}",
+            partner_id=None,
+            message=(
+                f"{row['product_name']} ({row['product_code']}) has {row['days_of_cover']} days "
+                f"of cover ({row['stock_on_hand']:,} keys); stock runs out around "
+                f"{row['stockout_date']}."
+            ),
+            page="stock",
+            params={"product": [row["product_code"]]},
+        )
+        for row in stock.filter("low_cover").iter_rows(named=True)
+    ]
+
+
+def behind_on_reporting(
+    connection: sa.Connection, filters: Filters, _: AlertThresholds
+) -> list[Condition]:
+    """One condition per partner in the reporting backlog."""
+    return [
+        Condition(
+            rule="behind_on_reporting",
+            subject=f"partner:{row['partner_id']}",
+            partner_id=row["partner_id"],
+            message=(
+                f"{row['partner_name']} (#{row['partner_id']}) is behind on reporting: "
+                f"{row['missing_reports']} missing report(s), the oldest due {row['oldest_due']} "
+                f"({row['days_overdue']} days overdue)."
+            ),
+            page="partner_detail",
+            params={"partner": [str(row["partner_id"])]},
+        )
+        for row in reporting_backlog(connection, filters).iter_rows(named=True)
+    ]
+
+
+def stuck_conversion(
+    connection: sa.Connection, filters: Filters, thresholds: AlertThresholds
+) -> list[Condition]:
+    """One condition per former RRP waiting longer than the threshold at its stage; the stage
+    is part of the subject, so moving on and getting stuck again is a new alert."""
+    stuck = stuck_conversions(connection, filters, thresholds.stuck_conversion_days)
+    return [
+        Condition(
+            rule="stuck_conversion",
+            subject=f"partner:{row['partner_id']}:{row['stage']}",
+            partner_id=row["partner_id"],
+            message=(
+                f"{row['partner_name']} (#{row['partner_id']}) has waited "
+                f"{row['days_at_stage']} days at the stage '{row['stage']}' (since "
+                f"{row['since']})."
+            ),
+            page="conversions",
+            params={"partner": [str(row["partner_id"])]},
+        )
+        for row in stuck.iter_rows(named=True)
+    ]
+
+
+RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        "low_stock_cover",
+        "a product's days of cover fall below MAR_COVER_WARNING_DAYS",
+        low_stock_cover,
+    ),
+    AlertRule("behind_on_reporting", "a partner has a missing licence report", behind_on_reporting),
+    AlertRule(
+        "stuck_conversion",
+        "a former RRP waits longer than MAR_STUCK_CONVERSION_DAYS at its stage",
+        stuck_conversion,
+    ),
+)
+
+
+def current_conditions(
+    connection: sa.Connection, filters: Filters, thresholds: AlertThresholds
+) -> list[Condition]:
+    """Every condition of every rule that holds at the as-of date, rule by rule."""
+    return [
+        condition
+        for rule in RULES
+        for condition in rule.conditions(connection, filters, thresholds)
+    ]
