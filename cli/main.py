@@ -5,6 +5,7 @@ a browser (DESIGN §6).  Every failure the user can fix ends in one sentence, ne
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import subprocess
@@ -26,6 +27,8 @@ from data.rollups import refresh_all
 from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
 from data.upgrade import upgrade_database
+from notify.alerts import run_alerts
+from notify.digest import run_digest
 from queries.access import viewer_for_email
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
 from queries.filters import Filters
@@ -85,6 +88,25 @@ def _parser() -> argparse.ArgumentParser:
         help="export with the scope of this user of the users table (default: everything)",
     )
 
+    digest = command(
+        "digest", "the weekly digest: one e-mail per recipient, scoped like the dashboard"
+    )
+    digest.add_argument("--as-user", metavar="EMAIL", help="the digest of this user only")
+    digest.add_argument(
+        "--all", dest="everyone", action="store_true", help="every user of the users table"
+    )
+    digest.add_argument("--as-of", help="last day of the digest's week (default: today)")
+    digest.add_argument("--out", type=Path, metavar="DIR", help="write one .eml per recipient")
+    digest.add_argument(
+        "--send", action="store_true", help="send by SMTP, once per recipient and ISO week"
+    )
+
+    alerts = command("alerts", "check the alert rules; tell each start and each clear once")
+    alerts.add_argument("--as-of", help="the day to check (default: today)")
+    alerts.add_argument(
+        "--send", action="store_true", help="send and remember (default: only list what is due)"
+    )
+
     serve = command("serve", "start the dashboard (creates the SQLite demo database if missing)")
     serve.add_argument("--port", type=int, default=8501, help="default 8501")
     return parser
@@ -127,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _export(engine, args, settings)
         elif args.command == "upgrade":
             _upgrade(engine)
+        elif args.command == "digest":
+            return _digest(engine, args, settings)
+        elif args.command == "alerts":
+            return _alerts(engine, args, settings)
     except (UserError, SettingsError) as exc:
         print(f"mar-insight: {exc}", file=sys.stderr)
         return 2
@@ -191,6 +217,51 @@ def _upgrade(engine: Engine) -> None:
         print(f"The database is now at schema {head()}.")
     else:
         print(f"The database is already at schema {head()}; nothing to do.")
+
+
+def _as_of(args: argparse.Namespace, settings: Settings) -> dt.date:
+    """`--as-of`, read by the filters' own date parser (one sentence when it is wrong)."""
+    return Filters.from_params({"as_of": args.as_of or ""}, as_of=settings.today()).as_of
+
+
+def _digest(engine: Engine, args: argparse.Namespace, settings: Settings) -> int:
+    if args.out is None and not args.send:
+        raise UserError("Say where the digests go: --out DIR writes .eml files, --send mails them.")
+    run = run_digest(
+        engine,
+        settings,
+        email=args.as_user,
+        everyone=args.everyone,
+        as_of=_as_of(args, settings),
+        out_dir=args.out,
+        send=args.send,
+        who=f"cli:{getpass.getuser()}",
+    )
+    for path in run.written:
+        print(f"Wrote {path}.")
+    for email in run.already_sent:
+        print(f"{email} already has this week's digest.")
+    for email in run.sent:
+        print(f"Sent the digest to {email}.")
+    for failure in run.failures:
+        print(f"mar-insight: {failure}", file=sys.stderr)
+    return 2 if run.failures else 0
+
+
+def _alerts(engine: Engine, args: argparse.Namespace, settings: Settings) -> int:
+    run = run_alerts(engine, settings, as_of=_as_of(args, settings), send=args.send)
+    if not args.send:
+        print(f"{run.holding} alert condition(s) hold; {len(run.pending)} event(s) are due:")
+        for event in run.pending:
+            print(f"  {event.event}: {event.message}")
+        return 0
+    print(
+        f"{run.holding} alert condition(s) hold; mailed {len(run.mailed)} event(s), posted "
+        f"{len(run.posted)} to the webhook."
+    )
+    for failure in run.failures:
+        print(f"mar-insight: {failure}", file=sys.stderr)
+    return 2 if run.failures else 0
 
 
 def _serve(engine: Engine, settings: Settings, port: int) -> int:

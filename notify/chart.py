@@ -61,3 +61,8 @@ def render_png(figure: go.Figure) -> bytes:
         warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
         png: bytes = figure.to_image(format="png", width=WIDTH, height=HEIGHT, scale=2)
     return png
+
+
+def render_trend(trend: InstallationTrend) -> bytes:
+    """The digest's chart as PNG bytes."""
+    return render_png(trend_figure(trend))

@@ -7,6 +7,7 @@ carries its token) never appear in a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import smtplib
 import ssl
@@ -19,6 +20,11 @@ from typing import Any
 
 from data.errors import UserError
 from data.settings import Settings
+
+
+def utc_now() -> dt.datetime:
+    """When something was sent: naive UTC to the second, like every timestamp of the schema."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 class DeliveryError(UserError):

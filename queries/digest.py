@@ -47,7 +47,8 @@ class Section:
 
     `page` is the dashboard page the section's link opens with the digest's filters;
     `attachment` names the CSV file (a DESIGN §6 report name where one exists) when the whole
-    table travels with the mail; `empty` is the sentence shown when the frame has no rows.
+    table travels with the mail; `empty` is the sentence shown when the frame has no rows;
+    `shown` are the columns the mail shows (all when empty): a phone has room for five.
     """
 
     name: str
@@ -56,6 +57,7 @@ class Section:
     empty: str
     build: SectionBuilder
     attachment: str | None = None
+    shown: tuple[str, ...] = ()
 
 
 def digest_filters(as_of: dt.date) -> Filters:
@@ -106,7 +108,17 @@ def _stuck(connection: sa.Connection, filters: Filters, options: DigestOptions) 
 def _stock_warnings(
     connection: sa.Connection, filters: Filters, options: DigestOptions
 ) -> pl.DataFrame:
-    stock = stock_on_hand(connection, filters, options.cover_warning_days)
+    """The company's products below the cover warning: stock runs out for everyone at the
+    same date (DESIGN §4), so every recipient sees the central figures, which name no partner.
+    """
+    company = filters.replace(
+        account_manager_id=None,
+        scope_account_manager_id=None,
+        partner_ids=(),
+        regions=(),
+        countries=(),
+    )
+    stock = stock_on_hand(connection, company, options.cover_warning_days)
     return stock.filter(pl.col("low_cover")).select(
         "product_code", "product_name", "stock_on_hand", "days_of_cover", "stockout_date"
     )
@@ -128,6 +140,7 @@ SECTIONS: tuple[Section, ...] = (
         "No partner is behind on reporting.",
         _backlog,
         attachment="reporting-backlog",
+        shown=("partner_id", "partner_name", "missing_reports", "oldest_due", "days_overdue"),
     ),
     Section(
         "stuck_conversions",
