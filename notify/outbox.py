@@ -113,8 +113,9 @@ def _reason(error: BaseException) -> str:
             else str(error.smtp_error)
         )
         return f"{error.smtp_code} {' '.join(text.split())}"
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "every recipient was refused"
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        code, text = next(iter(error.recipients.values()))
+        return f"{code} {' '.join(text.decode('utf-8', 'replace').split())}"
     if isinstance(error, urllib.error.URLError):
         return " ".join(str(error.reason).split())
     return " ".join(str(error).split()) or type(error).__name__
