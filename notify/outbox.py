@@ -114,8 +114,8 @@ def _reason(error: BaseException) -> str:
         )
         return f"{error.smtp_code} {' '.join(text.split())}"
     if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
-        code, text = next(iter(error.recipients.values()))
-        return f"{code} {' '.join(text.decode('utf-8', 'replace').split())}"
+        code, answer = next(iter(error.recipients.values()))
+        return f"{code} {' '.join(answer.decode('utf-8', 'replace').split())}"
     if isinstance(error, urllib.error.URLError):
         return " ".join(str(error.reason).split())
     return " ".join(str(error).split()) or type(error).__name__

@@ -73,10 +73,15 @@ def html_table(frame: pl.DataFrame, more: str) -> str:
         f'<th style="{CELL};color:#475569;font-weight:600">{html.escape(label(c))}</th>'
         for c in rows.columns
     )
+    # Names may wrap; numbers and dates may not (a date broken at its hyphen misreads).
+    styles = {
+        c: CELL if dtype == pl.String else f"{CELL};white-space:nowrap"
+        for c, dtype in rows.schema.items()
+    }
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td style="{CELL}">{html.escape(cell(v, c))}</td>'
+            f'<td style="{styles[c]}">{html.escape(cell(v, c))}</td>'
             for c, v in zip(rows.columns, row, strict=True)
         )
         + "</tr>"

@@ -12,6 +12,7 @@ Needs Debian's chromium (`make browser`); without it the module is skipped, or f
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import os
@@ -23,6 +24,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -33,6 +37,8 @@ from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
 from data import schema
 from data.db import make_engine
 from data.demo import generate_demo
+from data.settings import load_settings
+from notify.digest import run_digest
 
 # One server and one browser per process: under `--dist loadgroup` the module stays on one worker.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -41,6 +47,7 @@ expect.set_options(timeout=15_000)
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2026, 11, 25)
 VIEWPORT = {"width": 1440, "height": 1000}
+PHONE_WIDTH = 390  # CSS pixels of a common phone screen
 MAX_SCREENSHOT_HEIGHT = 8000
 SERVER_START_SECONDS = 60
 TIMEOUT_MS = 30_000
@@ -462,3 +469,56 @@ def test_deep_link_as_the_first_visit_of_a_fresh_server(app: App) -> None:
     assert not visit.tracebacks, f"the server logged a traceback:\n{visit.tracebacks}"
     assert set(NAV_TITLES) <= set(visit.nav_titles)
     assert visit.title == "Partners"
+
+
+def test_the_digest_reads_on_a_phone(browser: Browser, demo_database: str, tmp_path: Path) -> None:
+    """An account manager's weekly digest of the demo data (`mar-insight digest --out`), its
+    HTML part opened at a phone's width with the chart inlined as the mail client would:
+    nothing is wider than the screen.  Photographed for the README."""
+    engine = make_engine(demo_database)
+    try:
+        with engine.connect() as conn:
+            manager = (
+                conn.execute(
+                    sa.select(schema.users.c.email)
+                    .where(schema.users.c.role == "account_manager")
+                    .order_by(schema.users.c.email)
+                )
+                .scalars()
+                .first()
+            )
+        settings = load_settings(dashboard_url="https://insight.example-mar.com")
+        run = run_digest(
+            engine,
+            settings,
+            email=manager,
+            everyone=False,
+            as_of=AS_OF,
+            out_dir=tmp_path,
+            send=False,
+            who="test",
+        )
+    finally:
+        engine.dispose()
+    message = BytesParser(policy=policy.default).parsebytes(run.written[0].read_bytes())
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("html",))
+    assert body is not None
+    html = body.get_content()
+    for part in message.walk():
+        if part["Content-ID"]:
+            inline = base64.b64encode(part.get_payload(decode=True)).decode()
+            html = html.replace(
+                f"cid:{part['Content-ID'].strip('<>')}", f"data:image/png;base64,{inline}"
+            )
+    phone = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
+    try:
+        phone.set_content(html)
+        phone.wait_for_function("() => [...document.images].every(i => i.complete)")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        target = SCREENSHOTS / "digest.png"
+        phone.screenshot(path=target, full_page=True)
+        _publish(target, DOC_SCREENSHOTS / "digest.png")
+    finally:
+        phone.close()
