@@ -20,6 +20,7 @@ from queries.conversions import (
     conversions_over_time,
     lost_partners,
     lost_reasons,
+    stuck_conversions,
     stuck_partners,
     time_to_convert,
 )
@@ -549,3 +550,26 @@ def test_scope_cannot_be_widened_by_choosing_another_managers_partner(
     filters = FILTERS.replace(scope_account_manager_id=1, partner_ids=(3,))
 
     assert funnel(two_managers, filters)["registered"] == 0
+
+
+# --- stuck conversions (the digest's and the alerts' threshold) ---------------------------
+
+
+def test_stuck_conversions_are_those_waiting_longer_than_the_threshold_longest_first(
+    engine: sa.Engine,
+) -> None:
+    """At 30 June with 30 days: 1 contacted 31 May (30 days, not longer), 2 contacted 30 May
+    (31 days), 3 applied 1 April (90 days), 4 lost after waiting 100 days."""
+    with engine.begin() as conn:
+        add_rrp(conn, 1, contacted_at="2021-05-31")
+        add_rrp(conn, 2, contacted_at="2021-05-30")
+        add_rrp(conn, 3, contacted_at="2021-03-01", applied_at="2021-04-01")
+        add_rrp(conn, 4, contacted_at="2021-03-22", lost_at="2021-06-01")
+
+    with engine.connect() as conn:
+        frame = stuck_conversions(conn, FILTERS, 30)
+
+    assert frame.select("partner_id", "stage", "days_at_stage").rows() == [
+        (3, "applied", 90),
+        (2, "contacted", 31),
+    ]

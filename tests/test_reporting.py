@@ -16,6 +16,7 @@ from queries.filters import Filters
 from queries.reporting import (
     late_report_trend,
     most_urgent_first,
+    newly_behind_on_reporting,
     report_status,
     reporting_backlog,
 )
@@ -490,3 +491,23 @@ def test_late_report_trend_counts_due_on_time_late_and_missing_reports_per_perio
         (dt.date(2021, 4, 1), 2, 0, 1, 1),
         (dt.date(2021, 6, 1), 0, 0, 0, 0),
     ]
+
+
+# --- newly behind (the digest's news) ---------------------------------------------------------
+
+
+def test_newly_behind_lists_partners_behind_now_but_not_at_the_earlier_date(
+    partners: sa.Engine,
+) -> None:
+    """Since 23 June: partner 1's report was due 10 June (behind already), partner 2's 25 June
+    (fell behind since), partner 3's 23 June itself (not missing on its due day, so new)."""
+    with partners.begin() as conn:
+        add_report(conn, 1, 1, "2021-05-01", due_at="2021-06-10")
+        add_report(conn, 2, 2, "2021-05-01", due_at="2021-06-25")
+        add_report(conn, 3, 3, "2021-05-01", due_at="2021-06-23")
+
+    with partners.connect() as conn:
+        frame = newly_behind_on_reporting(conn, FILTERS, dt.date(2021, 6, 23))
+
+    # Backlog order: partner 3 is 7 days overdue, partner 2 is 5.
+    assert frame["partner_id"].to_list() == [3, 2]
