@@ -15,7 +15,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -204,15 +203,9 @@ def alert_message(
             for event in chosen:
                 blocks.append(render.html_paragraph(event.message))
                 blocks.append(render.html_link("Open in the dashboard", event.link))
-    message = EmailMessage()
-    message["Subject"] = title
-    message["From"] = settings.mail_from
-    message["To"] = ", ".join(addresses)
-    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-    message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2])
-    message.set_content(alert_text(events))
-    message.add_alternative(render.html_page(title, blocks), subtype="html")
-    return message
+    return render.email_message(
+        settings.mail_from, addresses, title, alert_text(events), render.html_page(title, blocks)
+    )
 
 
 def webhook_payload(events: Sequence[AlertEvent]) -> dict[str, Any]:

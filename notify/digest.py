@@ -14,7 +14,6 @@ import datetime as dt
 import html
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -166,14 +165,13 @@ def compose_digest(
     text_blocks += ["", "Installations", "-------------", alt]
     text_blocks.append(f"Open in the dashboard: {throughput_link}")
 
-    message = EmailMessage()
-    message["Subject"] = title
-    message["From"] = settings.mail_from
-    message["To"] = viewer.email
-    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-    message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2])
-    message.set_content("\n".join(text_blocks) + "\n")
-    message.add_alternative(render.html_page(title, html_blocks), subtype="html")
+    message = render.email_message(
+        settings.mail_from,
+        [viewer.email],
+        title,
+        "\n".join(text_blocks) + "\n",
+        render.html_page(title, html_blocks),
+    )
     html_part = message.get_body(preferencelist=("html",))
     assert html_part is not None  # added just above
     html_part.add_related(

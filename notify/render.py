@@ -11,6 +11,8 @@ import datetime as dt
 import html
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 import polars as pl
 
@@ -138,3 +140,18 @@ def html_link(text: str, href: str) -> str:
         f'<p style="font-size:14px;margin:6px 0"><a href="{html.escape(href)}" '
         f'style="color:#2563eb">{html.escape(text)}</a></p>'
     )
+
+
+def email_message(
+    sender: str, recipients: Sequence[str], subject: str, text: str, html_body: str
+) -> EmailMessage:
+    """A mail with a plain-text body and its HTML alternative (attachments are added later)."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    message.set_content(text)
+    message.add_alternative(html_body, subtype="html")
+    return message
