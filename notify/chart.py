@@ -19,6 +19,7 @@ from queries.digest import InstallationTrend
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 600, 340
+WEEK_BARS = "rgba(100, 116, 139, 0.35)"
 
 
 def _use_system_chromium() -> None:
@@ -47,9 +48,25 @@ def chart_renderer() -> Iterator[None]:
 
 
 def trend_figure(trend: InstallationTrend) -> go.Figure:
-    """Cumulative installations per week with the milestone lines and the projection."""
+    """The dashboard's cumulative chart (milestone lines, projection of the next one) with
+    the installations of each week as bars on a second axis."""
     figure = cumulative_with_milestones(trend.weeks, trend.milestones, trend.next_milestone)
-    figure.update_layout(title="Installations per week, cumulative", hovermode=False)
+    figure.add_trace(
+        go.Bar(
+            x=trend.weeks["period"].to_list(),
+            y=trend.weeks["installations"].to_list(),
+            name="Installations per week",
+            yaxis="y2",
+            marker_color=WEEK_BARS,
+        )
+    )
+    figure.update_layout(
+        title="Installations per week and cumulative",
+        hovermode=False,
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 50, "l": 10, "r": 10, "b": 10},
+    )
     return figure
 
 

@@ -24,7 +24,13 @@ from data.schema import create_schema, digest_log, users
 from data.settings import Settings
 from notify import render
 from notify.chart import chart_renderer, render_trend
-from notify.outbox import DeliveryError, send_message, smtp_connection, utc_now
+from notify.outbox import (
+    NO_MAIL_SERVER,
+    DeliveryError,
+    send_message,
+    smtp_connection,
+    utc_now,
+)
 from queries.access import Viewer, viewer_for_email
 from queries.digest import (
     SECTIONS,
@@ -99,8 +105,8 @@ def _alt_text(trend: InstallationTrend, viewer: Viewer) -> str:
         return f"No installations of {_audience(viewer)} in the last weeks."
     last = trend.weeks.row(-1, named=True)
     text = (
-        f"Cumulative installations of {_audience(viewer)} per week: {last['cumulative']:,} by "
-        f"the week of {last['period']}."
+        f"Installations of {_audience(viewer)} per week: {last['installations']:,} in the week "
+        f"of {last['period']}, {last['cumulative']:,} in all."
     )
     upcoming = trend.next_milestone.row(0, named=True)
     if upcoming["milestone"] is not None and upcoming["projected_on"] is not None:
@@ -218,6 +224,8 @@ def run_digest(
             create_schema(connection)
         viewers = digest_recipients(connection, email=email, everyone=everyone)
         done = _already_sent(connection, week) if send else set()
+    if send and not settings.smtp_host:  # say so before composing anything
+        raise DeliveryError(NO_MAIL_SERVER)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     mails: list[DigestMail] = []

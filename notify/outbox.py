@@ -31,6 +31,9 @@ class DeliveryError(UserError):
     """A message could not be delivered; the text says why in one sentence."""
 
 
+NO_MAIL_SERVER = "No mail server is configured; set MAR_SMTP_HOST to send mail."
+
+
 def _server(settings: Settings) -> str:
     return f"{settings.smtp_host}:{settings.smtp_port}"
 
@@ -39,7 +42,7 @@ def _server(settings: Settings) -> str:
 def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
     """One session with the mail server for a whole run (several messages)."""
     if not settings.smtp_host:
-        raise DeliveryError("No mail server is configured; set MAR_SMTP_HOST to send mail.")
+        raise DeliveryError(NO_MAIL_SERVER)
     try:
         client = smtplib.SMTP(
             settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds

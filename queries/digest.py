@@ -161,8 +161,8 @@ SECTIONS: tuple[Section, ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class InstallationTrend:
-    """What the digest's chart draws: cumulative installations per ISO week of the last
-    `CHART_WEEKS` weeks, the milestones and the projected next one."""
+    """What the digest's chart draws: installations and the cumulative total per ISO week of
+    the last `CHART_WEEKS` weeks, the milestones and the projected next one."""
 
     weeks: pl.DataFrame
     milestones: pl.DataFrame

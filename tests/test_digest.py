@@ -42,6 +42,7 @@ def chart_png() -> bytes:
         weeks=pl.DataFrame(
             {
                 "period": [dt.date(2021, 6, 14), dt.date(2021, 6, 21), dt.date(2021, 6, 28)],
+                "installations": [2, 4, 3],
                 "cumulative": [2, 6, 9],
             }
         ),
@@ -349,13 +350,19 @@ def test_out_writes_one_eml_file_per_recipient(
 
 
 def test_the_digest_names_its_recipients_or_says_what_is_missing(
-    db: sa.Engine, database_url: str, capsys: pytest.CaptureFixture[str]
+    db: sa.Engine,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("MAR_SMTP_HOST", raising=False)
     assert _cli(database_url, "--send") == 2
     assert _cli(database_url, "--as-user", "nobody@x.example", "--send") == 2
     assert _cli(database_url, "--as-user", ANNA) == 2
+    assert _cli(database_url, "--as-user", ANNA, "--send") == 2
     assert capsys.readouterr().err.splitlines() == [
         "mar-insight: Name one recipient with --as-user EMAIL, or use --all for every user.",
         "mar-insight: There is no user 'nobody@x.example' in the users table.",
         "mar-insight: Say where the digests go: --out DIR writes .eml files, --send mails them.",
+        "mar-insight: No mail server is configured; set MAR_SMTP_HOST to send mail.",
     ]
