@@ -399,6 +399,20 @@ def has_schema(connection: sa.Connection) -> bool:
     return all(table.name in names for table in metadata.sorted_tables)
 
 
+NO_TABLES = (
+    "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
+    "'mar-insight import DIR' first."
+)
+
+
+def ensure_schema(connection: sa.Connection) -> None:
+    """For commands that read the data and keep state of their own (digest, alerts): refuse
+    a database without the data tables (`UserError`), add product tables it lacks."""
+    if not has_data_tables(connection):
+        raise UserError(NO_TABLES)
+    create_schema(connection)
+
+
 def has_data_tables(connection: sa.Connection) -> bool:
     """Whether the tables of the import format exist (an older database may lack the rest)."""
     names = set(sa.inspect(connection).get_table_names())

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from data.audit import record_export
-from data.schema import account_managers, alert_state, create_schema, partners, users
+from data.schema import account_managers, alert_state, ensure_schema, partners, users
 from data.settings import Settings
 from notify import render
 from notify.outbox import DeliveryError, post_webhook, send_message, smtp_connection, utc_now
@@ -225,7 +225,7 @@ def run_alerts(engine: sa.Engine, settings: Settings, *, as_of: dt.date, send: b
         stuck_conversion_days=settings.stuck_conversion_days,
     )
     with engine.begin() as connection:
-        create_schema(connection)
+        ensure_schema(connection)
     run = AlertRun()
     with engine.connect() as connection:
         conditions = current_conditions(connection, Filters.default(as_of), thresholds)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from data.audit import record_export
 from data.errors import UserError
-from data.schema import create_schema, digest_log, users
+from data.schema import digest_log, ensure_schema, users
 from data.settings import Settings
 from notify import render
 from notify.chart import chart_renderer, render_trend
@@ -220,8 +220,7 @@ def run_digest(
     run = DigestRun()
     week = iso_week(as_of)
     with engine.begin() as connection:
-        if send:
-            create_schema(connection)
+        ensure_schema(connection)
         viewers = digest_recipients(connection, email=email, everyone=everyone)
         done = _already_sent(connection, week) if send else set()
     if send and not settings.smtp_host:  # say so before composing anything

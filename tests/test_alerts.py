@@ -218,3 +218,17 @@ def test_secrets_are_never_printed(
     )
     monkeypatch.delenv("MAR_ALERT_WEBHOOK_URL")
     assert "secret" not in repr(load_settings(smtp_password="hunter2-secret"))
+
+
+@pytest.mark.parametrize("argv", [["alerts"], ["digest", "--all", "--send"]])
+def test_a_database_without_tables_gives_one_sentence(
+    empty_engine: sa.Engine,
+    database_url: str,
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*argv, "--url", database_url]) == 2
+    assert capsys.readouterr().err == (
+        "mar-insight: The database has no MAR Insight tables yet; run 'mar-insight demo' or "
+        "'mar-insight import DIR' first.\n"
+    )
