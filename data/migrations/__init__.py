@@ -2,8 +2,9 @@
 
 It lives inside the package, so an installed `mar-insight` finds it from any directory
 without an `alembic.ini`.  Revisions are named after the schema version they bring a database
-to (`v0.1` is the released schema before versioning, `v0.2` the key lifecycle of DESIGN §3);
-each revision's docstring says what it changes, and `mar-insight upgrade` prints it.
+to (`v0.1` is the released schema before versioning, `v0.2` the key lifecycle of DESIGN §3,
+`v0.3` the digest's and the alerts' memory); each revision's docstring says what it changes,
+and `mar-insight upgrade` prints it.
 
 This module holds what a fresh database needs without running any revision: the head of the
 chain and the stamp that records it.  It must not import `data.schema`, which calls it.
