@@ -116,8 +116,10 @@ def old_engine(empty_engine: sa.Engine) -> sa.Engine:
         ["export", "stock"],
         ["refresh"],
         ["demo", "--installations", "2000", "--replace"],
+        ["digest", "--all", "--out", "unused-dir"],
+        ["alerts", "--send"],
     ],
-    ids=["export", "refresh", "demo"],
+    ids=["export", "refresh", "demo", "digest", "alerts"],
 )
 def test_the_cli_refuses_an_older_schema_naming_the_upgrade(
     old_engine: sa.Engine, database_url: str, argv: list[str], capsys: pytest.CaptureFixture[str]
