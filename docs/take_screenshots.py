@@ -3,7 +3,8 @@
 Starts `mar-insight serve` on the configured database (by default the embedded SQLite demo,
 created on first start with today as the as-of date), opens every page in headless Chromium
 as management, then the overview, stock and reporting pages as an account manager (picked
-in the demo persona box), and writes full-page PNGs to docs/screenshots/.
+in the demo persona box), and writes full-page PNGs to docs/screenshots/; last, that account
+manager's weekly digest (`mar-insight digest --out`) as a phone shows it.
 
     .venv/bin/python -m docs.take_screenshots
 
@@ -16,20 +17,27 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import sqlalchemy as sa
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
 from data.db import make_engine
-from data.settings import load_settings
+from data.settings import Settings, load_settings
+from notify.digest import run_digest
+from notify.render import preview_html
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}
 MAX_HEIGHT = 8000
+PHONE_WIDTH = 390  # CSS pixels of a common phone screen
 TIMEOUT_MS = 120_000
 START_SECONDS = 600  # the first start generates the demo database
 APP = '[data-testid="stApp"]'
@@ -90,6 +98,31 @@ def _largest_partner(url: str) -> int:
     return int(partner)
 
 
+def _photograph_digest(browser: Browser, settings: Settings) -> None:
+    """The first account manager's digest, its HTML part at a phone's width."""
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            manager = connection.execute(
+                sa.text("SELECT min(email) FROM users WHERE role = 'account_manager'")
+            ).scalar_one()
+        with tempfile.TemporaryDirectory() as out:
+            run = run_digest(
+                engine, settings, email=manager, everyone=False, as_of=settings.today(),
+                out_dir=Path(out), send=False, who="docs.take_screenshots",
+            )  # fmt: skip
+            message = BytesParser(policy=policy.default).parsebytes(run.written[0].read_bytes())
+    finally:
+        engine.dispose()
+    assert isinstance(message, EmailMessage)
+    phone = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
+    phone.set_content(preview_html(message))
+    phone.wait_for_function("() => [...document.images].every(i => i.complete)")
+    phone.screenshot(path=TARGET / "digest.png", full_page=True)
+    phone.close()
+    print("wrote docs/screenshots/digest.png", file=sys.stderr)
+
+
 def main() -> int:
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing; install it with 'make browser'.", file=sys.stderr)
@@ -143,6 +176,7 @@ def main() -> int:
                 page.locator(NAV_LINK).filter(has_text=titles[name]).first.click()
                 _wait(page)
                 _photograph(page, f"account_manager_{name}")
+            _photograph_digest(browser, settings)
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)

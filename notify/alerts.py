@@ -223,6 +223,7 @@ def run_alerts(engine: sa.Engine, settings: Settings, *, as_of: dt.date, send: b
     thresholds = AlertThresholds(
         cover_warning_days=settings.cover_warning_days,
         stuck_conversion_days=settings.stuck_conversion_days,
+        report_due_day=settings.report_due_day,
     )
     with engine.begin() as connection:
         ensure_schema(connection)

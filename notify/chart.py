@@ -19,6 +19,9 @@ from queries.digest import InstallationTrend
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 600, 340
+#: Kaleido's browser tab sometimes answers before its page has loaded (seen on a busy
+#: machine: "kaleido_scopes is not defined"); a second try succeeds.
+RENDER_ATTEMPTS = 2
 WEEK_BARS = "rgba(100, 116, 139, 0.35)"
 
 
@@ -50,7 +53,9 @@ def chart_renderer() -> Iterator[None]:
 def trend_figure(trend: InstallationTrend) -> go.Figure:
     """The dashboard's cumulative chart (milestone lines, projection of the next one) with
     the installations of each week as bars on a second axis."""
-    figure = cumulative_with_milestones(trend.weeks, trend.milestones, trend.next_milestone)
+    figure = cumulative_with_milestones(
+        trend.weeks, trend.milestones, trend.next_milestone, trend.narrowed
+    )
     figure.add_trace(
         go.Bar(
             x=trend.weeks["period"].to_list(),
@@ -73,11 +78,20 @@ def trend_figure(trend: InstallationTrend) -> go.Figure:
 def render_png(figure: go.Figure) -> bytes:
     """The figure as a PNG small enough for a phone screen at twice its pixel density."""
     _use_system_chromium()
-    with warnings.catch_warnings():
-        # Plotly passes browser options that a running `chart_renderer` already has.
-        warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
-        png: bytes = figure.to_image(format="png", width=WIDTH, height=HEIGHT, scale=2)
-    return png
+    failure: Exception | None = None
+    for _ in range(RENDER_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                # Plotly passes browser options that a running `chart_renderer` already has.
+                warnings.filterwarnings("ignore", "The kopts argument is ignored", UserWarning)
+                png: bytes = figure.to_image(format="png", width=WIDTH, height=HEIGHT, scale=2)
+            return png
+        except Exception as exc:  # Kaleido raises plain errors from its browser tab
+            failure = exc
+    raise UserError(
+        f"Chromium could not draw the digest chart ({type(failure).__name__}); check "
+        "BROWSER_PATH, then run the command again (nothing was sent)."
+    )
 
 
 def render_trend(trend: InstallationTrend) -> bytes:

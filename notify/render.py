@@ -7,6 +7,7 @@ column at most 600 pixels wide, which a phone shows without zooming.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import urllib.parse
@@ -155,3 +156,21 @@ def email_message(
     message.set_content(text)
     message.add_alternative(html_body, subtype="html")
     return message
+
+
+def preview_html(message: EmailMessage) -> str:
+    """The HTML part with its inline images as `data:` addresses: what a mail client shows,
+    as a page a browser can open (the README's sample and the phone test use it)."""
+    body = message.get_body(preferencelist=("html",))
+    if body is None:
+        return ""
+    page = str(body.get_content())
+    for part in message.walk():
+        cid = part["Content-ID"]
+        payload = part.get_payload(decode=True)
+        if cid and isinstance(payload, bytes):
+            inline = base64.b64encode(payload).decode()
+            page = page.replace(
+                f"cid:{str(cid).strip('<>')}", f"data:{part.get_content_type()};base64,{inline}"
+            )
+    return page

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from data.settings import DEFAULT_REPORT_DUE_DAY
 from queries.conversions import stuck_conversions
 from queries.filters import Filters
 from queries.reporting import reporting_backlog
@@ -27,6 +28,7 @@ class AlertThresholds:
 
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
     stuck_conversion_days: int = 30
+    report_due_day: int = DEFAULT_REPORT_DUE_DAY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +81,7 @@ def low_stock_cover(
 
 
 def behind_on_reporting(
-    connection: sa.Connection, filters: Filters, _: AlertThresholds
+    connection: sa.Connection, filters: Filters, thresholds: AlertThresholds
 ) -> list[Condition]:
     """One condition per partner in the reporting backlog."""
     return [
@@ -95,7 +97,9 @@ def behind_on_reporting(
             page="partner_detail",
             params={"partner": [str(row["partner_id"])]},
         )
-        for row in reporting_backlog(connection, filters).iter_rows(named=True)
+        for row in reporting_backlog(connection, filters, thresholds.report_due_day).iter_rows(
+            named=True
+        )
     ]
 
 

@@ -16,11 +16,12 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
-from data.settings import DEFAULT_MILESTONES
+from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY
 from queries.conversions import stuck_conversions
 from queries.filters import Filters
 from queries.kpis import KPIS, overview_kpis
 from queries.reporting import newly_behind_on_reporting, reporting_backlog
+from queries.scope import partners_narrowed
 from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
 from queries.throughput import milestones, next_milestone, throughput
 
@@ -36,6 +37,7 @@ class DigestOptions:
     milestones: tuple[int, ...] = DEFAULT_MILESTONES
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
     stuck_conversion_days: int = 30
+    report_due_day: int = DEFAULT_REPORT_DUE_DAY
 
 
 SectionBuilder = Callable[[sa.Connection, Filters, DigestOptions], pl.DataFrame]
@@ -65,10 +67,12 @@ def digest_filters(as_of: dt.date) -> Filters:
     return Filters(as_of=as_of, date_from=as_of - dt.timedelta(days=DIGEST_DAYS - 1), date_to=as_of)
 
 
-def kpi_changes(connection: sa.Connection, filters: Filters, _: DigestOptions) -> pl.DataFrame:
+def kpi_changes(
+    connection: sa.Connection, filters: Filters, options: DigestOptions
+) -> pl.DataFrame:
     """One row per overview KPI, in the overview's order: its label, value, previous-period
     value and change, percentages in percent (points for the change)."""
-    figures = overview_kpis(connection, filters)
+    figures = overview_kpis(connection, filters, options.report_due_day)
     rows = []
     for kpi, value, previous in zip(
         KPIS, figures["value"].to_list(), figures["previous"].to_list(), strict=True
@@ -90,15 +94,17 @@ def kpi_changes(connection: sa.Connection, filters: Filters, _: DigestOptions) -
     )
 
 
-def _newly_behind(connection: sa.Connection, filters: Filters, _: DigestOptions) -> pl.DataFrame:
+def _newly_behind(
+    connection: sa.Connection, filters: Filters, options: DigestOptions
+) -> pl.DataFrame:
     since = filters.as_of - dt.timedelta(days=DIGEST_DAYS)
-    return newly_behind_on_reporting(connection, filters, since).select(
+    return newly_behind_on_reporting(connection, filters, since, options.report_due_day).select(
         "partner_id", "partner_name", "missing_reports", "oldest_due", "days_overdue"
     )
 
 
-def _backlog(connection: sa.Connection, filters: Filters, _: DigestOptions) -> pl.DataFrame:
-    return reporting_backlog(connection, filters)
+def _backlog(connection: sa.Connection, filters: Filters, options: DigestOptions) -> pl.DataFrame:
+    return reporting_backlog(connection, filters, options.report_due_day)
 
 
 def _stuck(connection: sa.Connection, filters: Filters, options: DigestOptions) -> pl.DataFrame:
@@ -111,14 +117,7 @@ def _stock_warnings(
     """The company's products below the cover warning: stock runs out for everyone at the
     same date (DESIGN §4), so every recipient sees the central figures, which name no partner.
     """
-    company = filters.replace(
-        account_manager_id=None,
-        scope_account_manager_id=None,
-        partner_ids=(),
-        regions=(),
-        countries=(),
-    )
-    stock = stock_on_hand(connection, company, options.cover_warning_days)
+    stock = stock_on_hand(connection, filters, options.cover_warning_days)
     return stock.filter(pl.col("low_cover")).select(
         "product_code", "product_name", "stock_on_hand", "days_of_cover", "stockout_date"
     )
@@ -148,6 +147,7 @@ SECTIONS: tuple[Section, ...] = (
         "conversions",
         "No former RRP has waited too long at its stage.",
         _stuck,
+        shown=("partner_id", "partner_name", "stage", "since", "days_at_stage"),
     ),
     Section(
         "stock_warnings",
@@ -167,6 +167,8 @@ class InstallationTrend:
     weeks: pl.DataFrame
     milestones: pl.DataFrame
     next_milestone: pl.DataFrame
+    #: The installations are those of the partners in view, not the company's.
+    narrowed: bool = False
 
 
 def installation_trend(
@@ -178,4 +180,5 @@ def installation_trend(
         weeks=throughput(connection, window, "week"),
         milestones=milestones(connection, window, options.milestones),
         next_milestone=next_milestone(connection, window, options.milestones),
+        narrowed=partners_narrowed(filters),
     )

@@ -275,7 +275,10 @@ def most_urgent_first(backlog: pl.DataFrame) -> pl.DataFrame:
 
 
 def newly_behind_on_reporting(
-    connection: sa.Connection, filters: Filters, since: dt.date
+    connection: sa.Connection,
+    filters: Filters,
+    since: dt.date,
+    due_day: int = DEFAULT_REPORT_DUE_DAY,
 ) -> pl.DataFrame:
     """One row per partner behind on reporting at the as-of date that was not behind at
     `since` (the weekly digest passes the as-of date a week earlier), ordered like the backlog.
@@ -283,6 +286,6 @@ def newly_behind_on_reporting(
     The whole backlog is the call list; this is the news in it that a weekly reader has not
     seen yet.
     """
-    now = reporting_backlog(connection, filters)
-    before = reporting_backlog(connection, filters.replace(as_of=since))
+    now = reporting_backlog(connection, filters, due_day)
+    before = reporting_backlog(connection, filters.replace(as_of=since), due_day)
     return now.join(before.select("partner_id"), on="partner_id", how="anti")

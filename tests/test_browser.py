@@ -12,7 +12,6 @@ Needs Debian's chromium (`make browser`); without it the module is skipped, or f
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import os
@@ -39,6 +38,7 @@ from data.db import make_engine
 from data.demo import generate_demo
 from data.settings import load_settings
 from notify.digest import run_digest
+from notify.render import preview_html
 
 # One server and one browser per process: under `--dist loadgroup` the module stays on one worker.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -474,7 +474,7 @@ def test_deep_link_as_the_first_visit_of_a_fresh_server(app: App) -> None:
 def test_the_digest_reads_on_a_phone(browser: Browser, demo_database: str, tmp_path: Path) -> None:
     """An account manager's weekly digest of the demo data (`mar-insight digest --out`), its
     HTML part opened at a phone's width with the chart inlined as the mail client would:
-    nothing is wider than the screen.  Photographed for the README."""
+    nothing is wider than the screen."""
     engine = make_engine(demo_database)
     try:
         with engine.connect() as conn:
@@ -489,36 +489,19 @@ def test_the_digest_reads_on_a_phone(browser: Browser, demo_database: str, tmp_p
             )
         settings = load_settings(dashboard_url="https://insight.example-mar.com")
         run = run_digest(
-            engine,
-            settings,
-            email=manager,
-            everyone=False,
-            as_of=AS_OF,
-            out_dir=tmp_path,
-            send=False,
-            who="test",
-        )
+            engine, settings, email=manager, everyone=False, as_of=AS_OF, out_dir=tmp_path,
+            send=False, who="test",
+        )  # fmt: skip
     finally:
         engine.dispose()
     message = BytesParser(policy=policy.default).parsebytes(run.written[0].read_bytes())
     assert isinstance(message, EmailMessage)
-    body = message.get_body(preferencelist=("html",))
-    assert body is not None
-    html = body.get_content()
-    for part in message.walk():
-        if part["Content-ID"]:
-            inline = base64.b64encode(part.get_payload(decode=True)).decode()
-            html = html.replace(
-                f"cid:{part['Content-ID'].strip('<>')}", f"data:image/png;base64,{inline}"
-            )
     phone = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
     try:
-        phone.set_content(html)
+        phone.set_content(preview_html(message))
         phone.wait_for_function("() => [...document.images].every(i => i.complete)")
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        target = SCREENSHOTS / "digest.png"
-        phone.screenshot(path=target, full_page=True)
-        _publish(target, DOC_SCREENSHOTS / "digest.png")
+        phone.screenshot(path=SCREENSHOTS / "digest.png", full_page=True)
     finally:
         phone.close()
