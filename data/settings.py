@@ -5,11 +5,12 @@ Settings are created lazily (never at import time) so tests and the CLI can over
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(__file__).resolve().parent
@@ -22,6 +23,32 @@ DEFAULT_REPORT_DUE_DAY = 10
 
 #: Settings whose values are never printed.
 SECRET_FIELDS = frozenset({"smtp_password", "alert_webhook_url"})
+@dataclasses.dataclass(frozen=True)
+class ComplianceRules:
+    """The thresholds of the licence-compliance metrics (DESIGN §4b), with their defaults.
+
+    One value the query layer takes, so a page, the CLI and a test pass the same rules; the
+    settings below read each of them from a `MAR_*` variable.
+    """
+
+    #: A key is stuck when its age in the stage is more than this many days.
+    stuck_consumed_days: int = 2
+    stuck_bound_days: int = 7
+    stuck_reported_days: int = 3
+    #: A partner is flagged at this denial rate (with at least one denial).
+    denial_rate: float = 0.05
+    #: Citizenship units a TPR may take per family and month unless its own cap says otherwise.
+    citizenship_cap: int = 250
+    #: A month is `near_cap` from this percentage of the cap (whole percent: exact arithmetic).
+    near_cap_percent: int = 90
+    #: Unused keys are `closing` from this age, and lose their return credit after the next.
+    return_closing_days: int = 300
+    return_credit_days: int = 365
+    #: COA licences installed after this day break the end of the RRP programme.
+    rrp_sunset: dt.date = dt.date(2020, 12, 31)
+
+
+_RULES = ComplianceRules()
 
 
 class SettingsError(ValueError):
@@ -79,6 +106,15 @@ class Settings(BaseSettings):
         if "@" not in value or any(c.isspace() for c in value.strip()):
             raise ValueError("must be an e-mail address")
         return value.strip()
+    stuck_consumed_days: int = Field(default=_RULES.stuck_consumed_days, ge=0)
+    stuck_bound_days: int = Field(default=_RULES.stuck_bound_days, ge=0)
+    stuck_reported_days: int = Field(default=_RULES.stuck_reported_days, ge=0)
+    denial_rate: float = Field(default=_RULES.denial_rate, ge=0, le=1)
+    citizenship_cap: int = Field(default=_RULES.citizenship_cap, ge=0)
+    near_cap_percent: int = Field(default=_RULES.near_cap_percent, ge=1, le=100)
+    return_closing_days: int = Field(default=_RULES.return_closing_days, ge=0)
+    return_credit_days: int = Field(default=_RULES.return_credit_days, ge=1)
+    rrp_sunset: dt.date = _RULES.rrp_sunset
 
     @field_validator("milestones", mode="before")
     @classmethod
@@ -97,6 +133,20 @@ class Settings(BaseSettings):
             return numbers
         return value
 
+    @model_validator(mode="after")
+    def _closing_before_credit_ends(self) -> Settings:
+        if self.return_closing_days > self.return_credit_days:
+            raise ValueError(
+                f"MAR_RETURN_CLOSING_DAYS ({self.return_closing_days}) must not be more than "
+                f"MAR_RETURN_CREDIT_DAYS ({self.return_credit_days})"
+            )
+        return self
+
+    def compliance_rules(self) -> ComplianceRules:
+        """The §4b thresholds as configured."""
+        names = [field.name for field in dataclasses.fields(ComplianceRules)]
+        return ComplianceRules(**{name: getattr(self, name) for name in names})
+
     def today(self) -> dt.date:
         """The as-of date: the configured one for deterministic demos, else today in UTC."""
         return self.as_of or dt.datetime.now(dt.UTC).date()
@@ -112,6 +162,8 @@ def load_settings(**overrides: object) -> Settings:
         # A secret is never echoed back, not even when it is the value that failed.
         value = "***" if field in SECRET_FIELDS else error.get("input")
         reason = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings names its variables itself
+            raise SettingsError(f"{reason}; fix it in the environment or in .env.") from None
         raise SettingsError(
             f"MAR_{field.upper()} is not valid ({reason}: {value!r}); fix it in the "
             "environment or in .env."

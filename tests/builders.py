@@ -81,9 +81,11 @@ def add_partner(
     size_class: str = "M",
     joined_at: When | None = "2020-01-01",
     kind: str | None = None,
+    citizenship_cap: int | None = None,
 ) -> dict[str, Any]:
     """A partner; `kind` "own_site" for one of the MAR's own sites, else a TPR (empty kind
-    means tpr); `manager` is its account manager's id."""
+    means tpr); `manager` is its account manager's id; `citizenship_cap` empty means the
+    configured cap."""
     return _insert(
         conn,
         schema.partners,
@@ -96,6 +98,7 @@ def add_partner(
             "account_manager_id": manager,
             "joined_at": ts(joined_at),
             "kind": kind,
+            "citizenship_cap": citizenship_cap,
         },
     )
 
@@ -137,7 +140,9 @@ def add_product(
     *,
     family: str = "windows",
     licence_type: str = "dpk",
+    channel: str | None = None,
 ) -> dict[str, Any]:
+    """A product; `channel` empty means commercial."""
     return _insert(
         conn,
         schema.products,
@@ -147,6 +152,7 @@ def add_product(
             "name": name or f"Product {code or id}",
             "family": family,
             "licence_type": licence_type,
+            "channel": channel,
         },
     )
 
@@ -178,9 +184,12 @@ def add_key_order(
 
 def _key_state(row: dict[str, Any]) -> str:
     """The furthest state the timestamps say the key reached."""
+    if row["acknowledged_at"] is not None:
+        return "activated" if row["activation_code"] in ("00", "02") else "denied"
     for column, state in (
         ("returned_at", "returned"),
         ("reported_at", "reported"),
+        ("bound_at", "bound"),
         ("consumed_at", "consumed"),
         ("allocated_at", "allocated"),
     ):
@@ -202,6 +211,12 @@ def add_key(
     returned_at: When | None = None,
     order: int | None = None,
     state: str | None = None,
+    product_key_id: str | None = None,
+    bound_at: When | None = None,
+    device_hash: str | None = None,
+    acknowledged_at: When | None = None,
+    activation_code: str | None = None,
+    return_code: str | None = None,
 ) -> dict[str, Any]:
     """A digital product key (never the key itself).
 
@@ -219,9 +234,23 @@ def add_key(
         "consumed_at": ts(consumed_at),
         "reported_at": ts(reported_at),
         "returned_at": ts(returned_at),
+        "product_key_id": product_key_id,
+        "bound_at": ts(bound_at),
+        "device_hash": device_hash,
+        "acknowledged_at": ts(acknowledged_at),
+        "activation_code": activation_code,
+        "return_code": return_code,
     }
     row["state"] = state or _key_state(row)
     return _insert(conn, schema.keys, row)
+
+
+def add_keys(conn: sa.Connection, count: int, product: int, **columns: Any) -> None:
+    """`count` keys alike but for their ids (the next free ones), for fixtures that need
+    hundreds, such as a citizenship cap; `columns` as for `add_key`."""
+    first = _next_id(conn, schema.keys)
+    for n in range(count):
+        add_key(conn, first + n, product, **columns)
 
 
 def add_installation(

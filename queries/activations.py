@@ -1,0 +1,97 @@
+"""Microsoft's answers to the computer build reports: denied activations and the denial rate
+(DESIGN §4b), counted by `acknowledged_at` in the range."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from data.schema import keys, partners
+from queries.filters import Filters
+from queries.key_stages import ACTIVATION_CODES, held_in_view, is_enabling
+from queries.run import fetch
+from queries.sql import count_where, period_start, within
+
+_k = keys.c
+
+
+def _answered_in_range(filters: Filters) -> list[ColumnElement[bool]]:
+    """Keys in view that Microsoft answered on a day of the range."""
+    return [
+        within(_k.acknowledged_at, filters.date_from, filters.range_end),
+        *held_in_view(filters, filters.as_of),
+    ]
+
+
+def _denied() -> ColumnElement[bool]:
+    return sa.not_(is_enabling(_k.activation_code))
+
+
+def _meaning(codes: pl.Expr) -> pl.Expr:
+    return codes.replace_strict(ACTIVATION_CODES, default="unknown code", return_dtype=pl.String)
+
+
+def activation_denials(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """One row per partner and code with keys denied in the range, by partner id then code.
+
+    Denied: answered with a code other than `00` and `02`; `meaning` says what the code
+    stands for (an empty code reads as "unknown code").
+    """
+    code = sa.func.coalesce(_k.activation_code, "").label("code")
+    statement = (
+        sa.select(_k.partner_id, partners.c.name, code, sa.func.count())
+        .join(partners, partners.c.id == _k.partner_id)
+        .where(_denied(), *_answered_in_range(filters))
+        .group_by(_k.partner_id, partners.c.name, code)
+        .order_by(_k.partner_id, code)
+    )
+    frame = fetch(
+        connection,
+        statement,
+        {"partner_id": pl.Int64, "partner_name": pl.String, "code": pl.String, "keys": pl.Int64},
+    )
+    return frame.with_columns(_meaning(pl.col("code")).alias("meaning"))
+
+
+def denials_over_time(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """One row per month (its first day) and code with keys denied in the range, by month
+    then code: the trend behind `activation_denials`."""
+    month = period_start(_k.acknowledged_at, "month").label("month")
+    code = sa.func.coalesce(_k.activation_code, "").label("code")
+    statement = (
+        sa.select(month, code, sa.func.count())
+        .where(_denied(), *_answered_in_range(filters))
+        .group_by(month, code)
+        .order_by(month, code)
+    )
+    frame = fetch(connection, statement, {"month": pl.Date, "code": pl.String, "keys": pl.Int64})
+    return frame.with_columns(_meaning(pl.col("code")).alias("meaning"))
+
+
+def partner_denial_rates(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """One row per partner with keys answered in the range, by partner id: keys answered,
+    keys denied, and denial rate = denied ÷ answered."""
+    statement = (
+        sa.select(_k.partner_id, sa.func.count(), count_where(_denied()))
+        .where(*_answered_in_range(filters))
+        .group_by(_k.partner_id)
+        .order_by(_k.partner_id)
+    )
+    frame = fetch(
+        connection,
+        statement,
+        {"partner_id": pl.Int64, "acknowledged": pl.Int64, "denied": pl.Int64},
+    )
+    return frame.with_columns(denial_rate=pl.col("denied") / pl.col("acknowledged"))
+
+
+def denial_rate(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """One row: keys answered in the range, keys denied, and denial rate = denied ÷ answered
+    (empty when nothing was answered)."""
+    statement = sa.select(sa.func.count(), count_where(_denied())).where(
+        *_answered_in_range(filters)
+    )
+    frame = fetch(connection, statement, {"acknowledged": pl.Int64, "denied": pl.Int64})
+    rate = pl.when(pl.col("acknowledged") > 0).then(pl.col("denied") / pl.col("acknowledged"))
+    return frame.with_columns(denial_rate=rate)

@@ -1,0 +1,122 @@
+"""Where a key stands at a day, and which keys a view counts: the vocabulary of DESIGN §4b.
+
+Every licence-compliance metric reads a key's stage, its holder and the view through these
+definitions, so "stuck", "unused" and "in view" mean the same thing on every page and export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from data.schema import keys
+from queries.filters import Filters
+from queries.scope import partner_conditions, partner_in_scope, product_in_scope
+from queries.sql import end_of, happened_by, not_happened_by
+
+#: The stages of the key pipeline in the order of DESIGN §6: a key is in the last it reached.
+KEY_STAGES = (
+    "mar_stock",
+    "allocated",
+    "consumed",
+    "bound",
+    "reported",
+    "activated",
+    "denied",
+    "returned",
+)
+#: Microsoft's answers to a computer build report that enable the key; any other is a denial.
+ENABLING_CODES = ("00", "02")
+#: What each two-digit answer means (DESIGN §1); a code not listed is shown as unknown.
+ACTIVATION_CODES = {
+    "00": "enabled",
+    "01": "duplicate product key ID",
+    "02": "enabled through the override process",
+    "03": "key never delivered",
+    "04": "not delivered to the buyer named on the CBR",
+    "05": "key already returned",
+    "06": "reported lost or stolen",
+    "07": "already enabled",
+}
+#: Return codes: `O…` returned with credit, `Q…` without (rejected `P` returns are not recorded).
+CREDIT_PREFIX = "O"
+NO_CREDIT_PREFIX = "Q"
+
+_k = keys.c
+
+
+def is_enabling(code: ColumnElement[Any]) -> ColumnElement[bool]:
+    """An activation code that enables the key; an empty code is not one (a denial)."""
+    return sa.func.coalesce(code, "").in_(ENABLING_CODES)
+
+
+def bound_at() -> ColumnElement[Any]:
+    """When a key was tied to a device: `bound_at`, or `reported_at` when the source did not
+    record the binding (the CBR carries it)."""
+    return sa.func.coalesce(_k.bound_at, _k.reported_at)
+
+
+def stage_at(day: dt.date) -> ColumnElement[str]:
+    """The stage a key fulfilled by `day` is in at the end of that day (later timestamps have
+    not happened yet)."""
+    by = end_of(day)
+    return sa.case(
+        (_k.returned_at < by, "returned"),
+        (
+            _k.acknowledged_at < by,
+            sa.case((is_enabling(_k.activation_code), "activated"), else_="denied"),
+        ),
+        (_k.reported_at < by, "reported"),
+        (_k.bound_at < by, "bound"),
+        (_k.consumed_at < by, "consumed"),
+        (_k.allocated_at < by, "allocated"),
+        else_="mar_stock",
+    )
+
+
+def entered_stage_at(day: dt.date) -> ColumnElement[Any]:
+    """The timestamp at which a key entered its stage at `day` (see `stage_at`)."""
+    by = end_of(day)
+    return sa.case(
+        (_k.returned_at < by, _k.returned_at),
+        (_k.acknowledged_at < by, _k.acknowledged_at),
+        (_k.reported_at < by, _k.reported_at),
+        (_k.bound_at < by, _k.bound_at),
+        (_k.consumed_at < by, _k.consumed_at),
+        (_k.allocated_at < by, _k.allocated_at),
+        else_=_k.fulfilled_at,
+    )
+
+
+def is_unused_at(day: dt.date) -> ColumnElement[bool]:
+    """The stock-on-hand rule of DESIGN §4, key by key: fulfilled by `day`, neither consumed
+    nor returned by it (the stages `mar_stock` and `allocated`)."""
+    return sa.and_(
+        happened_by(_k.fulfilled_at, day),
+        not_happened_by(_k.consumed_at, day),
+        not_happened_by(_k.returned_at, day),
+    )
+
+
+def stage_order(stage: ColumnElement[str]) -> ColumnElement[int]:
+    """A stage's position in `KEY_STAGES`, for ordering in SQL."""
+    return sa.case({name: index for index, name in enumerate(KEY_STAGES)}, value=stage)
+
+
+def holder_at(day: dt.date) -> ColumnElement[int | None]:
+    """Who holds a key at `day`: its partner once allocated by then, else the MAR (NULL)."""
+    return sa.case((happened_by(_k.allocated_at, day), _k.partner_id))
+
+
+def held_in_view(filters: Filters, day: dt.date) -> list[ColumnElement[bool]]:
+    """Conditions on `keys` for the keys a view counts at `day`: the chosen products, and
+    under a partner, region, country or account-manager filter or a viewer's scope only keys
+    held by partners in view (MAR stock is nobody's partner)."""
+    conditions = product_in_scope(_k.product_id, filters)
+    if partner_conditions(filters):
+        conditions.append(happened_by(_k.allocated_at, day))
+        conditions.extend(partner_in_scope(_k.partner_id, filters))
+    return conditions
