@@ -51,8 +51,8 @@ def risky(engine: sa.Engine) -> sa.Engine:
     """One partner per flag (manager 2 has Under and Shared, manager 1 the rest):
 
     | id | partner    | what happened by 30 June                             | flag                |
-    | -- | ---------- || ------------------- |
-    | 1  | Denier     | 1 of 20 answers in June denied (5 %); consumed 1 June| denials, stuck_keys |
+    | -- | ---------- | ---------------------------------------------------- | ------------------- |
+    | 1  | Denier     | 1 of 20 answers in June denied; consumed on 1 June   | denials, stuck_keys |
     | 2  | Under      | 1 of 21 answers denied (4.8 %)                       | -                   |
     | 3  | Shared     | two keys bound to one device                         | duplicate_device    |
     | 4  | Reuser     | one key installed successfully twice                 | key_reused          |
