@@ -178,6 +178,7 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         milestones=settings.milestones,
         cover_warning_days=settings.cover_warning_days,
         report_due_day=settings.report_due_day,
+        rules=settings.compliance_rules(),
     )
     with engine.begin() as connection:
         if not require_current_schema(connection) or not has_schema(connection):

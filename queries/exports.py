@@ -1,4 +1,4 @@
-"""The six reports of DESIGN §6 and their CSV form, shared by the page downloads and
+"""The reports of DESIGN §6 and their CSV form, shared by the page downloads and
 `mar-insight export` so both write the same bytes."""
 
 from __future__ import annotations
@@ -9,10 +9,16 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
-from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY
+from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY, ComplianceRules
+from queries.activations import activation_denials
+from queries.citizenship import citizenship_caps
 from queries.conversions import conversion_funnel
 from queries.filters import Filters
+from queries.key_pipeline import key_pipeline, stuck_keys
+from queries.misuse import duplicate_devices
+from queries.partner_risk import partner_risk
 from queries.reporting import reporting_backlog
+from queries.returns import return_window
 from queries.sql import Grain
 from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
 from queries.throughput import milestones, throughput
@@ -29,6 +35,7 @@ class ReportOptions:
     milestones: tuple[int, ...] = DEFAULT_MILESTONES
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
     report_due_day: int = DEFAULT_REPORT_DUE_DAY
+    rules: ComplianceRules = dataclasses.field(default_factory=ComplianceRules)
 
 
 ReportBuilder = Callable[[sa.Connection, Filters, ReportOptions], pl.DataFrame]
@@ -40,6 +47,13 @@ REPORTS: dict[str, ReportBuilder] = {
     "throughput": lambda c, f, o: throughput(c, f, o.grain),
     "milestones": lambda c, f, o: milestones(c, f, o.milestones),
     "reporting-backlog": lambda c, f, o: reporting_backlog(c, f, o.report_due_day),
+    "key-pipeline": lambda c, f, o: key_pipeline(c, f),
+    "stuck-keys": lambda c, f, o: stuck_keys(c, f, o.rules),
+    "activation-denials": lambda c, f, o: activation_denials(c, f),
+    "duplicate-devices": lambda c, f, o: duplicate_devices(c, f),
+    "citizenship-caps": lambda c, f, o: citizenship_caps(c, f, o.rules),
+    "return-window": lambda c, f, o: return_window(c, f, o.rules),
+    "partner-risk": lambda c, f, o: partner_risk(c, f, o.rules),
 }
 
 

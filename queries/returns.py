@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import sqlalchemy as sa
 
-from data.schema import key_orders, keys, products
+from data.schema import key_orders, keys, partners, products
 from data.settings import ComplianceRules
 from queries.filters import Filters
 from queries.key_stages import (
@@ -74,9 +74,11 @@ def return_window(
             sa.func.sum(a.unit_price),
             oldest,
             credit_days - days_between(sa.literal(day, sa.Date), oldest),
+            partners.c.name,
         )
         .join(products, products.c.id == a.product_id)
-        .group_by(products.c.code, a.partner_id, a.status)
+        .outerjoin(partners, partners.c.id == a.partner_id)
+        .group_by(products.c.code, a.partner_id, partners.c.name, a.status)
         .order_by(
             products.c.code,
             a.partner_id.is_not(None),
@@ -95,6 +97,7 @@ def return_window(
             "value": MONEY,
             "oldest_fulfilled": pl.Datetime("us"),
             "min_days_left": pl.Int64,
+            "partner_name": pl.String,
         },
     )
     return frame.with_columns(pl.col("oldest_fulfilled").dt.date())

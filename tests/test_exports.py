@@ -1,4 +1,4 @@
-"""The six CSV reports and `mar-insight export` (DESIGN §6).
+"""The CSV reports and `mar-insight export` (DESIGN §6).
 
 The first columns of each report are a contract for cron jobs and spreadsheets; cells a
 spreadsheet would run as a formula are defused; the command line writes exactly the bytes of
@@ -57,6 +57,37 @@ FIRST_COLUMNS = {
         "days_overdue",
         "unreported_installations",
     ],
+    "key-pipeline": ["stage", "keys"],
+    "stuck-keys": [
+        "partner_id",
+        "partner_name",
+        "product_code",
+        "stage",
+        "keys",
+        "oldest_since",
+        "max_age_days",
+    ],
+    "activation-denials": ["partner_id", "partner_name", "code", "keys"],
+    "duplicate-devices": ["device", "keys", "partners", "first_bound", "last_bound"],
+    "citizenship-caps": [
+        "partner_id",
+        "partner_name",
+        "month",
+        "windows_units",
+        "office_units",
+        "cap",
+        "status",
+    ],
+    "return-window": [
+        "product_code",
+        "partner_id",
+        "status",
+        "keys",
+        "value",
+        "oldest_fulfilled",
+        "min_days_left",
+    ],
+    "partner-risk": ["partner_id", "partner_name", "flags", "reasons"],
 }
 
 
