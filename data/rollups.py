@@ -29,6 +29,7 @@ from data.schema import (
     installation_partner_months,
     installation_rollup,
     installations,
+    is_enabling,
     key_day_totals,
     key_month_rollup,
     key_rollup,
@@ -38,7 +39,7 @@ from data.schema import (
 
 #: Names the set of rollup tables: a database whose state names another set (built by an
 #: older version, without the coarser tables) is read raw until `mar-insight refresh`.
-ROLLUP_NAME = "daily+monthly"
+ROLLUP_NAME = "daily+monthly+lifecycle"
 #: The rollups derived from the two daily ones (data/schema.py says what each holds).
 _DERIVED = (
     installation_month_rollup,
@@ -48,7 +49,16 @@ _DERIVED = (
     key_day_totals,
 )
 ROLLUP_TABLES = (installation_rollup, key_rollup, *_DERIVED)
-KEY_EVENTS = ("fulfilled_at", "allocated_at", "consumed_at", "returned_at")
+#: The key timestamps the rollups count events of.
+KEY_EVENTS = (
+    "fulfilled_at",
+    "allocated_at",
+    "consumed_at",
+    "bound_at",
+    "reported_at",
+    "acknowledged_at",
+    "returned_at",
+)
 
 
 Between = tuple[dt.datetime | None, dt.datetime] | None
@@ -81,16 +91,11 @@ def installation_rows(between: Between = None) -> sa.Select[Any]:
 def key_event_rows(between: Between = None) -> sa.CompoundSelect[Any]:
     """One row per key event in [start, end) (start None: from the beginning; None: all):
     its day, product, partner, and 1 in the count of its kind."""
-    allocated = keys.c.allocated_at.is_not(None)
     parts = []
-    for event in KEY_EVENTS:
+    for event, kinds in _key_event_kinds().items():
         column = keys.c[event]
         counts: dict[str, ColumnElement[Any]] = {name: sa.literal(0) for name in KEY_EVENT_COUNTS}
-        if event == "returned_at":
-            counts["returned_allocated"] = sa.case((allocated, 1), else_=0)
-            counts["returned_unallocated"] = sa.case((allocated, 0), else_=1)
-        else:
-            counts[event.removesuffix("_at")] = sa.literal(1)
+        counts.update(kinds)
         parts.append(
             sa.select(
                 period_start(column, "day").label("day"),
@@ -100,6 +105,30 @@ def key_event_rows(between: Between = None) -> sa.CompoundSelect[Any]:
             ).where(column.is_not(None), *_within(column, between))
         )
     return sa.union_all(*parts)
+
+
+def _key_event_kinds() -> dict[str, dict[str, ColumnElement[Any]]]:
+    """For each of `KEY_EVENTS`, the counts its event adds (one per kind that applies)."""
+    k = keys.c
+    one: ColumnElement[Any] = sa.literal(1)
+    allocated = k.allocated_at.is_not(None)
+    enabled = is_enabling(k.activation_code)
+    return {
+        "fulfilled_at": {"fulfilled": one},
+        "allocated_at": {"allocated": one},
+        "consumed_at": {"consumed": one},
+        "bound_at": {"bound": one},
+        # A report without a recorded binding is when the key left `consumed`.
+        "reported_at": {"reported": one, "bound": sa.case((k.bound_at.is_(None), 1), else_=0)},
+        "acknowledged_at": {
+            "activated": sa.case((enabled, 1), else_=0),
+            "denied": sa.case((enabled, 0), else_=1),
+        },
+        "returned_at": {
+            "returned_allocated": sa.case((allocated, 1), else_=0),
+            "returned_unallocated": sa.case((allocated, 0), else_=1),
+        },
+    }
 
 
 def _within(column: ColumnElement[Any], between: Between) -> list[ColumnElement[bool]]:

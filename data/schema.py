@@ -24,6 +24,9 @@ KEY_STATES = (
     "denied",
     "returned",
 )
+#: Microsoft's answers to a computer build report that enable the key (DESIGN §1): `00`
+#: enabled, `02` enabled through the override process; any other answer is a denial.
+ENABLING_CODES = ("00", "02")
 SEGMENTS = ("education", "authority", "nonprofit")
 INSTALL_STATUSES = ("success", "failed")
 ROLES = ("management", "account_manager", "admin")
@@ -40,6 +43,11 @@ OPTIONAL = {"optional_in_import": True}
 
 def is_optional_in_import(column: sa.Column[object]) -> bool:
     return bool(column.info.get("optional_in_import"))
+
+
+def is_enabling(code: sa.ColumnElement[str | None]) -> sa.ColumnElement[bool]:
+    """An activation code that enables the key; an empty code is not one (a denial)."""
+    return sa.func.coalesce(code, "").in_(ENABLING_CODES)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
@@ -156,6 +164,36 @@ keys = sa.Table(
     sa.Index("ix_keys_allocated_at", "allocated_at"),
     sa.Index("ix_keys_consumed_at", "consumed_at"),
     sa.Index("ix_keys_returned_at", "returned_at"),
+    sa.Index("ix_keys_bound_at", "bound_at"),
+    sa.Index("ix_keys_reported_at", "reported_at"),
+    sa.Index("ix_keys_acknowledged_at", "acknowledged_at"),
+    # Licence compliance (DESIGN §4b): the few keys still waiting for their next step, so
+    # stuck keys and the return window read them without a scan of every key; denials by
+    # answer day; devices shared by several keys.
+    *(
+        sa.Index(name, column, postgresql_where=waiting, sqlite_where=waiting)
+        for name, column, waiting in (
+            (
+                "ix_keys_consumed_unbound",
+                "consumed_at",
+                sa.text("bound_at IS NULL AND reported_at IS NULL"),
+            ),
+            ("ix_keys_bound_unreported", "bound_at", sa.text("reported_at IS NULL")),
+            ("ix_keys_reported_unanswered", "reported_at", sa.text("acknowledged_at IS NULL")),
+            (
+                "ix_keys_unused",
+                "fulfilled_at",
+                sa.text("consumed_at IS NULL AND returned_at IS NULL"),
+            ),
+        )
+    ),
+    sa.Index(
+        "ix_keys_denied",
+        "acknowledged_at",
+        postgresql_where=sa.not_(is_enabling(sa.column("activation_code"))),
+        sqlite_where=sa.not_(is_enabling(sa.column("activation_code"))),
+    ),
+    sa.Index("ix_keys_device_hash", "device_hash"),
 )
 
 installations = sa.Table(
@@ -173,6 +211,7 @@ installations = sa.Table(
     _one_of("status", INSTALL_STATUSES),
     sa.Index("ix_installations_installed_at", "installed_at"),
     sa.Index("ix_installations_partner_installed_at", "partner_id", "installed_at"),
+    sa.Index("ix_installations_key", "key_id"),
 )
 
 licence_reports = sa.Table(
@@ -248,7 +287,10 @@ alert_state = sa.Table(
 
 # --- The product's own tables: rollups the loaders maintain (not part of the import) ------
 
-#: What the rollups sum: install attempts by outcome, and key events by kind.
+#: What the rollups sum: install attempts by outcome, and key events by kind.  `bound` counts
+#: keys tied to a device (at `bound_at`, or at `reported_at` when the binding was not
+#: recorded), so every key that leaves `consumed` is counted once; `activated` and `denied`
+#: split Microsoft's answers (DESIGN §4b: the key pipeline and the denial rate).
 INSTALLATION_COUNTS = ("successes", "failures")
 KEY_EVENT_COUNTS = (
     "fulfilled",
@@ -256,6 +298,10 @@ KEY_EVENT_COUNTS = (
     "consumed",
     "returned_allocated",
     "returned_unallocated",
+    "bound",
+    "reported",
+    "activated",
+    "denied",
 )
 
 

@@ -7,11 +7,13 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import keys, partners
+from data.schema import is_enabling, keys, partners
+from queries.facts import key_event_counts
 from queries.filters import Filters
-from queries.key_stages import ACTIVATION_CODES, held_in_view, is_enabling
+from queries.key_stages import ACTIVATION_CODES, held_in_view
 from queries.run import fetch
-from queries.sql import count_where, period_start, within
+from queries.scope import partner_conditions, partner_in_scope
+from queries.sql import period_start, within
 
 _k = keys.c
 
@@ -25,6 +27,7 @@ def _answered_in_range(filters: Filters) -> list[ColumnElement[bool]]:
 
 
 def _denied() -> ColumnElement[bool]:
+    """Answered with anything but an enabling code (the partial index `ix_keys_denied`)."""
     return sa.not_(is_enabling(_k.activation_code))
 
 
@@ -69,14 +72,37 @@ def denials_over_time(connection: sa.Connection, filters: Filters) -> pl.DataFra
     return frame.with_columns(_meaning(pl.col("code")).alias("meaning"))
 
 
+def _answers(connection: sa.Connection, filters: Filters, *, per_partner: bool) -> sa.Subquery:
+    """Keys in view answered in the range, `activated` and `denied`, from the key events
+    (the rollups); an answer comes after the allocation, so its partner holds the key."""
+    scoped = per_partner or bool(partner_conditions(filters))
+    events = key_event_counts(
+        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=scoped
+    )
+    e = events.c
+    columns = [e.partner_id] if per_partner else []
+    conditions = partner_in_scope(e.partner_id, filters) if scoped else []
+    return (
+        sa.select(
+            *columns,
+            sa.func.sum(e.activated + e.denied).label("acknowledged"),
+            sa.func.sum(e.denied).label("denied"),
+        )
+        .where(*conditions)
+        .group_by(*columns)
+        .subquery()
+    )
+
+
 def partner_denial_rates(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     """One row per partner with keys answered in the range, by partner id: keys answered,
     keys denied, and denial rate = denied ÷ answered."""
+    answers = _answers(connection, filters, per_partner=True)
+    a = answers.c
     statement = (
-        sa.select(_k.partner_id, sa.func.count(), count_where(_denied()))
-        .where(*_answered_in_range(filters))
-        .group_by(_k.partner_id)
-        .order_by(_k.partner_id)
+        sa.select(a.partner_id, a.acknowledged, a.denied)
+        .where(a.partner_id.is_not(None), a.acknowledged > 0)
+        .order_by(a.partner_id)
     )
     frame = fetch(
         connection,
@@ -89,9 +115,8 @@ def partner_denial_rates(connection: sa.Connection, filters: Filters) -> pl.Data
 def denial_rate(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     """One row: keys answered in the range, keys denied, and denial rate = denied ÷ answered
     (empty when nothing was answered)."""
-    statement = sa.select(sa.func.count(), count_where(_denied())).where(
-        *_answered_in_range(filters)
-    )
+    a = _answers(connection, filters, per_partner=False).c
+    statement = sa.select(sa.func.coalesce(a.acknowledged, 0), sa.func.coalesce(a.denied, 0))
     frame = fetch(connection, statement, {"acknowledged": pl.Int64, "denied": pl.Int64})
     rate = pl.when(pl.col("acknowledged") > 0).then(pl.col("denied") / pl.col("acknowledged"))
     return frame.with_columns(denial_rate=rate)

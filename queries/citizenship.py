@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import keys, partners, products
+from data.schema import partners, products
 from data.settings import ComplianceRules
+from queries.facts import key_event_counts
 from queries.filters import Filters
-from queries.key_stages import held_in_view
 from queries.run import fetch
-from queries.sql import count_where, period_start, within
+from queries.scope import partner_in_scope
 
-_k = keys.c
 #: Statuses in the order they are tested: the first that applies is the month's.
 CAP_STATUSES = ("over_cap", "office_above_windows", "near_cap", "ok")
 #: Statuses that break the contract (the partner-risk flag `over_cap`).
@@ -32,27 +32,36 @@ def citizenship_caps(
     allocated in the range, by month then partner id.
 
     `windows_units` and `office_units` count the keys of citizenship products of that family
-    allocated to the partner that month; `cap` is the partner's own, else
-    `citizenship_cap` [250].  Status, the first that applies: `over_cap` (either count above
-    the cap), `office_above_windows`, `near_cap` (either count at least `near_cap_percent`
-    [90] % of the cap), `ok`.  Own sites have no cap and are not listed.
+    allocated to the partner that month (from the key rollups, like every allocation count);
+    `cap` is the partner's own, else `citizenship_cap` [250].  Status, the first that
+    applies: `over_cap` (either count above the cap), `office_above_windows`, `near_cap`
+    (either count at least `near_cap_percent` [90] % of the cap), `ok`.  Own sites have no
+    cap and are not listed.
     """
     rules = rules or ComplianceRules()
-    month = period_start(_k.allocated_at, "month").label("month")
+    events = key_event_counts(
+        connection, filters, filters.date_from, filters.range_end, period="month", per_partner=True
+    )
+    e = events.c
+
+    def allocated(family: str) -> ColumnElement[int]:
+        return sa.func.sum(sa.case((products.c.family == family, e.allocated), else_=0))
+
     units = (
         sa.select(
-            _k.partner_id,
-            month,
-            count_where(products.c.family == "windows").label("windows_units"),
-            count_where(products.c.family == "office").label("office_units"),
+            e.partner_id,
+            e.month,
+            allocated("windows").label("windows_units"),
+            allocated("office").label("office_units"),
         )
-        .join(products, products.c.id == _k.product_id)
+        .join(products, products.c.id == e.product_id)
         .where(
             products.c.channel == "citizenship",
-            within(_k.allocated_at, filters.date_from, filters.range_end),
-            *held_in_view(filters, filters.as_of),
+            e.partner_id.is_not(None),
+            *partner_in_scope(e.partner_id, filters),
         )
-        .group_by(_k.partner_id, month)
+        .group_by(e.partner_id, e.month)
+        .having(sa.func.sum(e.allocated) > 0)
         .subquery()
     )
     u = units.c

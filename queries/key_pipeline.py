@@ -12,10 +12,12 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import keys, partners, products
 from data.settings import ComplianceRules
+from queries.facts import key_event_counts
 from queries.filters import Filters
-from queries.key_stages import KEY_STAGES, held_in_view, stage_at, stage_order
+from queries.key_stages import KEY_STAGES, held_in_view, none_by, stage_order
 from queries.run import fetch
-from queries.sql import days_between, end_of, not_happened_by, start_of, within
+from queries.scope import partner_conditions, partner_in_scope
+from queries.sql import days_between, start_of, within
 
 _k = keys.c
 
@@ -39,22 +41,52 @@ def key_pipeline(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     days between entering the stage and entering the next one, over the `dwell_keys` keys that
     entered the next one in the range (empty for the final stages and when none did).
     """
-    day = filters.as_of
-    stage = stage_at(day).label("stage")
-    counts = fetch(
-        connection,
-        sa.select(stage, sa.func.count())
-        .where(_k.fulfilled_at < end_of(day), *held_in_view(filters, day))
-        .group_by(stage),
-        {"stage": pl.String, "keys": pl.Int64},
-    )
-    dwell = _dwell_times(connection, filters)
     return (
         pl.DataFrame({"stage": KEY_STAGES})
-        .join(counts, on="stage", how="left")
-        .join(dwell, on="stage", how="left")
+        .join(_stage_counts(connection, filters), on="stage", how="left")
+        .join(_dwell_times(connection, filters), on="stage", how="left")
         .with_columns(pl.col("keys", "dwell_keys").fill_null(0))
         .select("stage", "keys", "dwell_median_days", "dwell_keys")
+    )
+
+
+def _stage_counts(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
+    """Keys per stage at the as-of date, from the key events up to it: a key is in a stage
+    when it entered it and did not enter a later one (the rollups count both).
+
+    Under partner filters or a scope only keys held by partners in view count: they were
+    allocated by then, so their events sit on their partner's rows and none is MAR stock.
+    """
+    scoped = bool(partner_conditions(filters))
+    events = key_event_counts(
+        connection, filters, None, filters.as_of, period=None, per_partner=scoped
+    )
+    e = events.c
+    returned: ColumnElement[Any] = e.returned_allocated
+    mar_stock: ColumnElement[Any] = sa.literal(0)
+    conditions: list[ColumnElement[bool]] = []
+    if scoped:
+        conditions = partner_in_scope(e.partner_id, filters)
+    else:
+        returned = e.returned_allocated + e.returned_unallocated
+        mar_stock = e.fulfilled - e.allocated - e.returned_unallocated
+    stages = {
+        "mar_stock": mar_stock,
+        "allocated": e.allocated - e.consumed - e.returned_allocated,
+        "consumed": e.consumed - e.bound,
+        "bound": e.bound - e.reported,
+        "reported": e.reported - e.activated - e.denied,
+        "activated": e.activated,
+        "denied": e.denied,
+        "returned": returned,
+    }
+    statement = sa.select(
+        *(sa.func.coalesce(sa.func.sum(value), 0).label(name) for name, value in stages.items())
+    ).where(*conditions)
+    row = connection.execute(statement).one()
+    return pl.DataFrame(
+        {"stage": list(stages), "keys": [int(value) for value in row]},
+        schema={"stage": pl.String, "keys": pl.Int64},
     )
 
 
@@ -120,47 +152,24 @@ def stuck_keys(
     rules = rules or ComplianceRules()
     day = filters.as_of
 
-    def aged(entered: ColumnElement[Any], limit: int) -> ColumnElement[bool]:
-        """Entered the stage more than `limit` whole days before the as-of date."""
-        return sa.and_(entered.is_not(None), entered < start_of(day - dt.timedelta(days=limit)))
-
-    stages = (
-        (
-            "consumed",
-            _k.consumed_at,
-            sa.and_(
-                aged(_k.consumed_at, rules.stuck_consumed_days),
-                not_happened_by(_k.bound_at, day),
-                not_happened_by(_k.reported_at, day),
-            ),
-        ),
-        (
-            "bound",
-            _k.bound_at,
-            sa.and_(
-                aged(_k.bound_at, rules.stuck_bound_days), not_happened_by(_k.reported_at, day)
-            ),
-        ),
-        (
-            "reported",
-            _k.reported_at,
-            sa.and_(
-                aged(_k.reported_at, rules.stuck_reported_days),
-                not_happened_by(_k.acknowledged_at, day),
-            ),
-        ),
+    waiting = (
+        ("consumed", _k.consumed_at, rules.stuck_consumed_days, (_k.bound_at, _k.reported_at)),
+        ("bound", _k.bound_at, rules.stuck_bound_days, (_k.reported_at,)),
+        ("reported", _k.reported_at, rules.stuck_reported_days, (_k.acknowledged_at,)),
     )
-    stuck = sa.union_all(
-        *(
-            sa.select(
-                _k.partner_id,
-                _k.product_id,
-                sa.literal(name).label("stage"),
-                entered.label("entered"),
-            ).where(condition, *held_in_view(filters, day))
-            for name, entered, condition in stages
+    parts = [
+        sa.select(
+            _k.partner_id, _k.product_id, sa.literal(name).label("stage"), entered.label("entered")
+        ).where(
+            # More than `limit` whole days before the as-of date, and nothing next since.
+            entered < start_of(day - dt.timedelta(days=limit)),
+            still_waiting,
+            *held_in_view(filters, day),
         )
-    ).subquery()
+        for name, entered, limit, later in waiting
+        for still_waiting in none_by(later, day)
+    ]
+    stuck = sa.union_all(*parts).subquery()
     s = stuck.c
     oldest = sa.func.min(s.entered)
     max_age = days_between(sa.literal(day, sa.Date), oldest)

@@ -7,6 +7,7 @@ definitions, so "stuck", "unused" and "in view" mean the same thing on every pag
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,8 +29,6 @@ KEY_STAGES = (
     "denied",
     "returned",
 )
-#: Microsoft's answers to a computer build report that enable the key; any other is a denial.
-ENABLING_CODES = ("00", "02")
 #: What each two-digit answer means (DESIGN §1); a code not listed is shown as unknown.
 ACTIVATION_CODES = {
     "00": "enabled",
@@ -48,56 +47,25 @@ NO_CREDIT_PREFIX = "Q"
 _k = keys.c
 
 
-def is_enabling(code: ColumnElement[Any]) -> ColumnElement[bool]:
-    """An activation code that enables the key; an empty code is not one (a denial)."""
-    return sa.func.coalesce(code, "").in_(ENABLING_CODES)
-
-
 def bound_at() -> ColumnElement[Any]:
     """When a key was tied to a device: `bound_at`, or `reported_at` when the source did not
     record the binding (the CBR carries it)."""
     return sa.func.coalesce(_k.bound_at, _k.reported_at)
 
 
-def stage_at(day: dt.date) -> ColumnElement[str]:
-    """The stage a key fulfilled by `day` is in at the end of that day (later timestamps have
-    not happened yet)."""
-    by = end_of(day)
-    return sa.case(
-        (_k.returned_at < by, "returned"),
-        (
-            _k.acknowledged_at < by,
-            sa.case((is_enabling(_k.activation_code), "activated"), else_="denied"),
+def none_by(
+    later: Sequence[ColumnElement[Any]], day: dt.date
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """None of the `later` timestamps happened by `day` (a key still waiting for its next
+    step), as two disjoint conditions to union: none is set at all (a partial index of
+    data/schema.py holds exactly those keys), or one is set but only after `day` (read from
+    that timestamp's own index).  One OR of both would make PostgreSQL read every key."""
+    return (
+        sa.and_(*(column.is_(None) for column in later)),
+        sa.and_(
+            sa.or_(*(column >= end_of(day) for column in later)),
+            *(not_happened_by(column, day) for column in later),
         ),
-        (_k.reported_at < by, "reported"),
-        (_k.bound_at < by, "bound"),
-        (_k.consumed_at < by, "consumed"),
-        (_k.allocated_at < by, "allocated"),
-        else_="mar_stock",
-    )
-
-
-def entered_stage_at(day: dt.date) -> ColumnElement[Any]:
-    """The timestamp at which a key entered its stage at `day` (see `stage_at`)."""
-    by = end_of(day)
-    return sa.case(
-        (_k.returned_at < by, _k.returned_at),
-        (_k.acknowledged_at < by, _k.acknowledged_at),
-        (_k.reported_at < by, _k.reported_at),
-        (_k.bound_at < by, _k.bound_at),
-        (_k.consumed_at < by, _k.consumed_at),
-        (_k.allocated_at < by, _k.allocated_at),
-        else_=_k.fulfilled_at,
-    )
-
-
-def is_unused_at(day: dt.date) -> ColumnElement[bool]:
-    """The stock-on-hand rule of DESIGN §4, key by key: fulfilled by `day`, neither consumed
-    nor returned by it (the stages `mar_stock` and `allocated`)."""
-    return sa.and_(
-        happened_by(_k.fulfilled_at, day),
-        not_happened_by(_k.consumed_at, day),
-        not_happened_by(_k.returned_at, day),
     )
 
 

@@ -16,7 +16,7 @@ from queries.key_stages import (
     NO_CREDIT_PREFIX,
     held_in_view,
     holder_at,
-    is_unused_at,
+    none_by,
 )
 from queries.run import fetch
 from queries.sql import count_where, days_between, start_of, within
@@ -46,23 +46,17 @@ def return_window(
     age = days_between(sa.literal(day, sa.Date), _k.fulfilled_at)
     holder = holder_at(day).label("partner_id")
     status = sa.case((age > credit_days, "expired"), else_="closing").label("status")
-    aged = (
-        sa.select(
-            _k.product_id,
-            holder,
-            status,
-            _k.fulfilled_at,
-            key_orders.c.unit_price,
+    # The stock-on-hand rule (fulfilled by the as-of date, neither consumed nor returned by
+    # it), for keys at least `return_closing_days` old: fulfilled on or before as-of minus them.
+    old_enough = _k.fulfilled_at < start_of(day - dt.timedelta(days=rules.return_closing_days - 1))
+    aged = sa.union_all(
+        *(
+            sa.select(_k.product_id, holder, status, _k.fulfilled_at, key_orders.c.unit_price)
+            .outerjoin(key_orders, key_orders.c.id == _k.order_id)
+            .where(old_enough, unused, *held_in_view(filters, day))
+            for unused in none_by((_k.consumed_at, _k.returned_at), day)
         )
-        .outerjoin(key_orders, key_orders.c.id == _k.order_id)
-        .where(
-            is_unused_at(day),
-            # Age at least `return_closing_days`: fulfilled on or before as-of minus them.
-            _k.fulfilled_at < start_of(day - dt.timedelta(days=rules.return_closing_days - 1)),
-            *held_in_view(filters, day),
-        )
-        .subquery()
-    )
+    ).subquery()
     a = aged.c
     oldest = sa.func.min(a.fulfilled_at)
     statement = (

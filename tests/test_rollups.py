@@ -17,7 +17,19 @@ from data.csv_import import import_directory
 from data.demo import generate_demo
 from data.rollups import ROLLUP_NAME, complete_through, refresh_all
 from data.schema import rollup_state
-from queries import conversions, kpis, reporting, stock, throughput, volumes
+from queries import (
+    activations,
+    citizenship,
+    coa,
+    conversions,
+    key_pipeline,
+    kpis,
+    partner_risk,
+    reporting,
+    stock,
+    throughput,
+    volumes,
+)
 from queries.facts import Span, spans
 from queries.filters import Filters
 from tests.builders import (
@@ -48,6 +60,12 @@ METRICS: dict[str, Metric] = {
     "report_status": reporting.report_status,
     "overview_kpis": kpis.overview_kpis,
     "conversion_funnel": conversions.conversion_funnel,
+    "key_pipeline": key_pipeline.key_pipeline,
+    "denial_rate": activations.denial_rate,
+    "partner_denial_rates": activations.partner_denial_rates,
+    "citizenship_caps": lambda c, f: citizenship.citizenship_caps(c, f),
+    "coa_after_sunset": lambda c, f: coa.coa_after_sunset(c, f),
+    "partner_risk": lambda c, f: partner_risk.partner_risk(c, f),
 }
 FILTERS = {
     "default": Filters.default(AS_OF),
@@ -88,7 +106,9 @@ def _assert_same(raw: dict[str, pl.DataFrame], rolled: dict[str, pl.DataFrame]) 
 @pytest.fixture
 def edge_cases(engine: sa.Engine) -> sa.Engine:
     """Installations and keys on range and as-of boundaries, failures, unknown sites, keys
-    returned before and after allocation, MAR keys consumed without a partner."""
+    returned before and after allocation, MAR keys consumed without a partner, keys bound,
+    reported (with and without a binding) and answered around the as-of date, citizenship
+    and COA products."""
     with engine.begin() as conn:
         add_account_manager(conn, 1)
         add_account_manager(conn, 2)
@@ -117,6 +137,41 @@ def edge_cases(engine: sa.Engine) -> sa.Engine:
         add_key(conn, 5, 2, fulfilled_at="2021-07-02")
         add_key(conn, 6, 1, allocated_at="2021-06-04", consumed_at="2021-06-25")
         add_key(conn, 7, 2, partner=2, allocated_at="2021-06-29", consumed_at="2021-07-01")
+        add_product(conn, 3, "WC", channel="citizenship")
+        add_product(conn, 4, "OC", family="office", channel="citizenship")
+        add_product(conn, 5, "COA", licence_type="coa")
+        add_installation(conn, 9, 2, 5, "2021-06-15T10:00")
+        for key, product, partner, allocated in (
+            (8, 3, 1, "2021-05-31T23:00"),
+            (9, 3, 2, "2021-06-01T00:00"),
+            (10, 4, 2, "2021-06-02"),
+            (11, 4, 2, "2021-06-20"),
+        ):
+            add_key(conn, key, product, partner=partner, allocated_at=allocated)
+        lifecycle = {"allocated_at": "2021-05-01", "consumed_at": "2021-05-20"}
+        add_key(conn, 12, 1, partner=1, **lifecycle, bound_at="2021-06-10")
+        add_key(conn, 13, 1, partner=2, **lifecycle, bound_at="2021-06-30T23:00")
+        add_key(conn, 14, 2, partner=2, **lifecycle, reported_at="2021-06-12")
+        add_key(
+            conn, 15, 1, partner=1, **lifecycle, bound_at="2021-05-21", reported_at="2021-06-01"
+        )
+        for key, partner, answered, code in (
+            (16, 1, "2021-06-05", "00"),
+            (17, 1, "2021-06-06", "01"),
+            (18, 2, "2021-05-31", "02"),
+            (19, 2, "2021-06-20", None),
+            (20, 2, "2021-07-01", "03"),
+        ):
+            add_key(
+                conn,
+                key,
+                1,
+                partner=partner,
+                **lifecycle,
+                reported_at="2021-05-25",
+                acknowledged_at=answered,
+                activation_code=code,
+            )
         add_report(conn, 1, 1, "2021-05-01", submitted_at=None)
         add_report(conn, 2, 2, "2021-05-01", submitted_at="2021-06-01", reported_installations=1)
     return engine
