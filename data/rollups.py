@@ -147,8 +147,13 @@ def complete_through(connection: sa.Connection) -> dt.date | None:
 
 
 def refresh_all(connection: sa.Connection) -> None:
-    """Rebuild every rollup from the raw tables, inside the caller's transaction."""
+    """Rebuild every rollup from the raw tables, inside the caller's transaction; a rollup
+    table an older version built with other columns is made anew (it holds nothing else)."""
+    columns = sa.inspect(connection).get_columns
     for table in ROLLUP_TABLES:
+        if [column["name"] for column in columns(table.name)] != table.columns.keys():
+            table.drop(connection)
+            table.create(connection)
         connection.execute(table.delete())
     _insert(connection, None)
     _derive(connection, None)
