@@ -44,7 +44,22 @@ from data.demo import generate_demo
 from data.rollups import complete_through, refresh_all
 from data.schema import create_schema, has_data_tables, rollup_state
 from data.settings import DEFAULT_MILESTONES
-from queries import conversions, kpis, partners, reporting, stock, throughput, volumes
+from queries import (
+    activations,
+    citizenship,
+    coa,
+    conversions,
+    key_pipeline,
+    kpis,
+    misuse,
+    partner_risk,
+    partners,
+    reporting,
+    returns,
+    stock,
+    throughput,
+    volumes,
+)
 from queries.filters import Filters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +130,20 @@ PAGES: dict[str, dict[str, Call]] = {
         "reporting_backlog": reporting.reporting_backlog,
         "late_report_trend": reporting.late_report_trend,
         "report_status": reporting.report_status,
+    },
+    "compliance": {
+        "key_pipeline": key_pipeline.key_pipeline,
+        "stuck_keys": lambda c, f: key_pipeline.stuck_keys(c, f),
+        "activation_denials": activations.activation_denials,
+        "denials_over_time": activations.denials_over_time,
+        "denial_rate": activations.denial_rate,
+        "duplicate_devices": misuse.duplicate_devices,
+        "reused_keys": misuse.reused_keys,
+        "citizenship_caps": lambda c, f: citizenship.citizenship_caps(c, f),
+        "return_window": lambda c, f: returns.return_window(c, f),
+        "returns_in_range": returns.returns_in_range,
+        "coa_after_sunset": lambda c, f: coa.coa_after_sunset(c, f),
+        "partner_risk": lambda c, f: partner_risk.partner_risk(c, f),
     },
 }
 
