@@ -42,6 +42,7 @@ def _pages(viewer: Viewer) -> list[st.Page]:
         _page("stock", "Keys & stock", ":material/key:"),
         _page("throughput", "Throughput", ":material/speed:"),
         _page("reporting", "Reporting", ":material/assignment_late:"),
+        _page("compliance", "Compliance", ":material/gpp_maybe:"),
     ]
     if viewer.sees_audit_log:
         pages.append(_page("audit", "Audit log", ":material/policy:"))

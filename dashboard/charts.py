@@ -308,3 +308,94 @@ def late_reports(trend: pl.DataFrame) -> go.Figure:
         "%{x|%Y-%m}",
     )
     return _layout(figure, "Licence reports per month by status", "Report period", "Reports")
+
+
+#: Display names of the key pipeline's stages (DESIGN §1), in pipeline order.
+KEY_STAGE_LABELS = {
+    "mar_stock": "MAR stock",
+    "allocated": "Allocated",
+    "consumed": "Consumed",
+    "bound": "Bound",
+    "reported": "Reported",
+    "activated": "Activated",
+    "denied": "Denied",
+    "returned": "Returned",
+}
+
+
+def key_pipeline(pipeline: pl.DataFrame) -> go.Figure:
+    """Keys per stage at the as-of date as a funnel, every stage shown (zeros included)."""
+    figure = go.Figure(
+        go.Funnel(
+            y=[KEY_STAGE_LABELS[s] for s in pipeline["stage"]],
+            x=pipeline["keys"].to_list(),
+            textinfo="value",
+            marker={"color": PALETTE[0]},
+            hovertemplate="%{y}: %{x:,d} keys<extra></extra>",
+        )
+    )
+    figure.update_layout(title="Key pipeline", margin={"t": 60, "l": 10, "r": 10})
+    return figure
+
+
+def stuck_keys(stuck: pl.DataFrame) -> go.Figure:
+    """Stuck keys by stage and age: one bubble per partner, product and stage, as large as
+    its keys, as far right as its oldest key."""
+    figure = px.scatter(
+        stuck.with_columns(pl.col("stage").replace(KEY_STAGE_LABELS)),
+        x="max_age_days",
+        y="stage",
+        size="keys",
+        color="product_code",
+        hover_name="partner_name",
+        category_orders={"stage": list(KEY_STAGE_LABELS.values())},
+    )
+    figure.update_traces(hovertemplate="%{hovertext}: oldest %{x} days<extra></extra>")
+    figure = _layout(figure, "Stuck keys by stage and age", "Days in the stage", "Stage")
+    figure.update_yaxes(tickformat=None)
+    return figure
+
+
+def denials_over_time(denials: pl.DataFrame) -> go.Figure:
+    """Denied activations per month, stacked by Microsoft's code."""
+    labelled = denials.with_columns((pl.col("code") + " " + pl.col("meaning")).alias("answer"))
+    figure = px.bar(labelled, x="month", y="keys", color="answer")
+    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
+    return _layout(figure, "Denied activations per month by code", "Month", "Keys")
+
+
+def citizenship_caps(caps: pl.DataFrame) -> go.Figure:
+    """Each TPR's citizenship units per month as a share of its cap (the larger family),
+    with the near-cap and cap lines."""
+    used = caps.with_columns(
+        share=pl.max_horizontal("windows_units", "office_units") / pl.col("cap")
+    )
+    figure = px.line(used, x="month", y="share", color="partner_name", markers=True)
+    figure.update_traces(
+        hovertemplate="%{x|%Y-%m}: %{y:.0%} of the cap<extra>%{fullData.name}</extra>"
+    )
+    for level, label in ((1.0, "cap"), (0.9, "near cap")):
+        figure.add_hline(y=level, line_dash="dot", line_color="#ef4444", annotation_text=label)
+    figure = _layout(figure, "Citizenship units per month, share of the cap", "Month", "Share")
+    figure.update_yaxes(tickformat=".0%")
+    return figure
+
+
+def return_window(window: pl.DataFrame) -> go.Figure:
+    """The order value of unused keys closing on or past their return window, per product."""
+    value = (
+        window.group_by("product_code", "status")
+        .agg(pl.col("value").sum().cast(pl.Float64))
+        .sort("product_code", "status")
+    )
+    figure = px.bar(
+        value,
+        x="product_code",
+        y="value",
+        color="status",
+        color_discrete_map={"closing": PALETTE[1], "expired": PALETTE[3]},
+    )
+    figure.update_traces(hovertemplate="%{x}: %{y:,.2f}<extra>%{fullData.name}</extra>")
+    figure = _layout(figure, "Value at stake in the return window", "Product", "Order value")
+    figure.update_yaxes(tickformat=",.0f")
+    return figure

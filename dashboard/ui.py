@@ -74,6 +74,16 @@ def open_partner(partner_id: int) -> None:
     st.switch_page("dashboard/pages/partner_detail.py", query_params=params)
 
 
+def partner_table(
+    frame: pl.DataFrame, report: str, *, empty: str, headers: Mapping[str, str] | None = None
+) -> None:
+    """A `table` whose rows lead to their partner's detail page (a row without a partner,
+    such as MAR stock, stays)."""
+    selected = table(frame, report, empty=empty, headers=headers, selectable=True)
+    if selected and frame["partner_id"][selected[0]] is not None:
+        open_partner(int(frame["partner_id"][selected[0]]))
+
+
 def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str, object]:
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():

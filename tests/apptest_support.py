@@ -16,7 +16,19 @@ PAGES = (
     "stock",
     "throughput",
     "reporting",
+    "compliance",
 )
+
+#: An OIDC provider for signed-in mode (`app.secrets`); `app.user` then names the viewer.
+AUTH_SECRETS = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a-long-random-string-for-tests-only",
+        "client_id": "mar-insight-tests",
+        "client_secret": "not-a-secret",
+        "server_metadata_url": "https://login.example.invalid/.well-known/openid-configuration",
+    }
+}
 
 
 def open_page(app: AppTest, page: str, **params: str) -> AppTest:

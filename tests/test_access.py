@@ -31,21 +31,12 @@ from queries.exports import REPORTS
 from queries.filters import Filters
 from queries.partners import unknown_partner_message
 from queries.volumes import partner_volumes
-from tests.apptest_support import APP, PAGES, open_page
+from tests.apptest_support import APP, AUTH_SECRETS, PAGES, open_page
 
 AS_OF = dt.date(2026, 11, 25)
 RANGE_START = AS_OF - dt.timedelta(days=364)  # the default range: the last 365 days
 DAY_AFTER = AS_OF + dt.timedelta(days=1)
 UNKNOWN = 999_999
-AUTH_SECRETS = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "a-long-random-string-for-tests-only",
-        "client_id": "mar-insight-tests",
-        "client_secret": "not-a-secret",
-        "server_metadata_url": "https://login.example.invalid/.well-known/openid-configuration",
-    }
-}
 
 
 # -- the demo database and who owns what -------------------------------------------------------

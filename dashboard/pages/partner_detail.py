@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, labels, ui
+from dashboard import compliance_sections as compliance
 from dashboard import data_access as da
 from queries.conversions import conversion_history
 from queries.partners import partner_options, partner_profile, partner_summary
@@ -59,6 +60,9 @@ else:
     if installs["partial"].any():
         st.caption(ui.PARTIAL_NOTE)
     st.plotly_chart(charts.installations_over_time(installs, "week"))
+
+st.subheader("Compliance")
+compliance.partner(filters)
 
 st.subheader("Licence reports")
 reports = da.load(report_status, filters, due_day).drop("partner_id", "partner_name")
