@@ -39,6 +39,8 @@ from data.demo import generate_demo
 from data.settings import load_settings
 from notify.digest import run_digest
 from notify.render import preview_html
+from queries.exports import build_report, to_csv
+from queries.filters import Filters
 
 # One server and one browser per process: under `--dist loadgroup` the module stays on one worker.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -71,6 +73,7 @@ NAV_TITLES = [
     "Keys & stock",
     "Throughput",
     "Reporting",
+    "Compliance",
 ]
 DEEP_LINK = "partners?from=2026-01-01&to=2026-06-30&segment=education"
 
@@ -319,6 +322,7 @@ PAGES = [
     ("stock", "stock", "Keys & stock"),
     ("throughput", "throughput", "Installation throughput"),
     ("reporting", "reporting", "Licence reporting"),
+    ("compliance", "compliance", "Licence compliance"),
 ]
 
 
@@ -437,6 +441,31 @@ def test_download_partner_volumes_csv(app: App, page: Page) -> None:
     body = target.read_text(encoding="utf-8")
     assert body.startswith("partner_id,partner_name,installations,keys_allocated")
     assert len(body.splitlines()) > 1
+    _assert_no_error(page, app.server, offset)
+
+
+def test_a_compliance_download_has_the_bytes_of_the_export(
+    app: App, page: Page, demo_database: str
+) -> None:
+    offset = app.server.log_offset()
+    _open(page, f"{app.server.url}/compliance?from=2026-01-01&to=2026-06-30")
+    # A keyed element carries its key as a class; the key pipeline's table is always shown.
+    button = page.locator(".st-key-download-key-pipeline button")
+    expect(button).to_be_visible()
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        button.click()
+    target = ARTIFACTS / "downloads" / info.value.suggested_filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    info.value.save_as(target)
+    filters = Filters.from_params({"from": "2026-01-01", "to": "2026-06-30"}, as_of=AS_OF)
+    engine = make_engine(demo_database)
+    try:
+        with engine.connect() as connection:
+            expected = to_csv(build_report(connection, "key-pipeline", filters))
+    finally:
+        engine.dispose()
+    assert "key-pipeline" in info.value.suggested_filename
+    assert target.read_bytes() == expected
     _assert_no_error(page, app.server, offset)
 
 
