@@ -274,7 +274,7 @@ def test_rollups_built_by_an_older_version_are_not_read(edge_cases: sa.Engine) -
         assert complete_through(connection) is None
 
 
-def test_a_refresh_rebuilds_rollup_tables_an_older_version_made_with_fewer_columns(
+def test_a_refresh_adds_the_counts_an_older_versions_rollup_tables_lack(
     edge_cases: sa.Engine,
 ) -> None:
     """Issue 13 added the lifecycle key events: `mar-insight refresh` upgrades the rollups."""
