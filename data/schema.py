@@ -168,8 +168,8 @@ keys = sa.Table(
     sa.Index("ix_keys_reported_at", "reported_at"),
     sa.Index("ix_keys_acknowledged_at", "acknowledged_at"),
     # Licence compliance (DESIGN §4b): the few keys still waiting for their next step, so
-    # stuck keys and the return window read them without a scan of every key; denials by
-    # answer day; devices shared by several keys.
+    # stuck keys and the return window read them without a scan of every key; devices
+    # shared by several keys.
     *(
         sa.Index(name, column, postgresql_where=waiting, sqlite_where=waiting)
         for name, column, waiting in (
@@ -186,12 +186,6 @@ keys = sa.Table(
                 sa.text("consumed_at IS NULL AND returned_at IS NULL"),
             ),
         )
-    ),
-    sa.Index(
-        "ix_keys_denied",
-        "acknowledged_at",
-        postgresql_where=sa.not_(is_enabling(sa.column("activation_code"))),
-        sqlite_where=sa.not_(is_enabling(sa.column("activation_code"))),
     ),
     sa.Index("ix_keys_device_hash", "device_hash"),
 )

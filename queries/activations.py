@@ -27,7 +27,7 @@ def _answered_in_range(filters: Filters) -> list[ColumnElement[bool]]:
 
 
 def _denied() -> ColumnElement[bool]:
-    """Answered with anything but an enabling code (the partial index `ix_keys_denied`)."""
+    """Answered with anything but an enabling code."""
     return sa.not_(is_enabling(_k.activation_code))
 
 

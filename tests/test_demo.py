@@ -472,9 +472,17 @@ def test_at_least_one_product_has_less_than_21_days_of_cover(engine: sa.Engine) 
 def test_indexes_and_foreign_keys_are_in_place_after_loading(engine: sa.Engine) -> None:
     def structure() -> list[object]:
         inspector = sa.inspect(engine)
+        # A partial index's WHERE comes back as a new clause object each time: compare text.
         return [
             (
-                sorted(inspector.get_indexes(table.name), key=lambda i: str(i["name"])),
+                sorted(
+                    (
+                        {**index, "dialect_options": {k: str(v) for k, v in opts.items()}}
+                        for index in inspector.get_indexes(table.name)
+                        for opts in [index.get("dialect_options", {})]
+                    ),
+                    key=lambda i: str(i["name"]),
+                ),
                 sorted(inspector.get_foreign_keys(table.name), key=lambda f: str(f["name"])),
             )
             for table in schema.DATA_TABLES
