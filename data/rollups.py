@@ -147,28 +147,12 @@ def complete_through(connection: sa.Connection) -> dt.date | None:
 
 
 def refresh_all(connection: sa.Connection) -> None:
-    """Rebuild every rollup from the raw tables, inside the caller's transaction; a rollup
-    table an older version built gains the counts it lacks first."""
+    """Rebuild every rollup from the raw tables, inside the caller's transaction."""
     for table in ROLLUP_TABLES:
         connection.execute(table.delete())
-        _add_missing_counts(connection, table)
     _insert(connection, None)
     _derive(connection, None)
     _mark_complete(connection, _last_event_day(connection))
-
-
-def _add_missing_counts(connection: sa.Connection, table: sa.Table) -> None:
-    """Add the count columns a newer version sums (the lifecycle key events) to a rollup table
-    an older one made.  Altered, not recreated, so the grants of a least-privilege role stay;
-    the default only lets SQLite add a NOT NULL column."""
-    present = {column["name"] for column in sa.inspect(connection).get_columns(table.name)}
-    for column in table.columns:
-        if column.name not in present:
-            connection.execute(
-                sa.text(
-                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} INTEGER NOT NULL DEFAULT 0"
-                )
-            )
 
 
 def refresh_days(connection: sa.Connection, days: Iterable[dt.date]) -> None:

@@ -274,27 +274,6 @@ def test_rollups_built_by_an_older_version_are_not_read(edge_cases: sa.Engine) -
         assert complete_through(connection) is None
 
 
-def test_a_refresh_adds_the_counts_an_older_versions_rollup_tables_lack(
-    edge_cases: sa.Engine,
-) -> None:
-    """Issue 13 added the lifecycle key events: `mar-insight refresh` upgrades the rollups."""
-    raw = _all_metrics(edge_cases, FILTERS["june"])
-    with edge_cases.begin() as connection:
-        connection.execute(sa.text("DROP TABLE key_day_totals"))
-        connection.execute(
-            sa.text(
-                "CREATE TABLE key_day_totals (day DATE, product_id INTEGER, at_partner BOOLEAN,"
-                " fulfilled INTEGER, allocated INTEGER, consumed INTEGER,"
-                " returned_allocated INTEGER, returned_unallocated INTEGER)"
-            )
-        )
-        refresh_all(connection)
-        columns = [c["name"] for c in sa.inspect(connection).get_columns("key_day_totals")]
-
-    assert "denied" in columns
-    _assert_same(raw, _all_metrics(edge_cases, FILTERS["june"]))
-
-
 def test_a_range_is_read_as_days_around_whole_months_then_raw_after_the_rollups() -> None:
     day = dt.date
     assert spans(day(2021, 6, 5), day(2021, 1, 15), day(2021, 6, 10), monthly=True) == [
