@@ -310,24 +310,11 @@ def late_reports(trend: pl.DataFrame) -> go.Figure:
     return _layout(figure, "Licence reports per month by status", "Report period", "Reports")
 
 
-#: Display names of the key pipeline's stages (DESIGN §1), in pipeline order.
-KEY_STAGE_LABELS = {
-    "mar_stock": "MAR stock",
-    "allocated": "Allocated",
-    "consumed": "Consumed",
-    "bound": "Bound",
-    "reported": "Reported",
-    "activated": "Activated",
-    "denied": "Denied",
-    "returned": "Returned",
-}
-
-
 def key_pipeline(pipeline: pl.DataFrame) -> go.Figure:
     """Keys per stage at the as-of date as a funnel, every stage shown (zeros included)."""
     figure = go.Figure(
         go.Funnel(
-            y=[KEY_STAGE_LABELS[s] for s in pipeline["stage"]],
+            y=[labels.KEY_STAGES[s] for s in pipeline["stage"]],
             x=pipeline["keys"].to_list(),
             textinfo="value",
             marker={"color": PALETTE[0]},
@@ -342,13 +329,13 @@ def stuck_keys(stuck: pl.DataFrame) -> go.Figure:
     """Stuck keys by stage and age: one bubble per partner, product and stage, as large as
     its keys, as far right as its oldest key."""
     figure = px.scatter(
-        stuck.with_columns(pl.col("stage").replace(KEY_STAGE_LABELS)),
+        stuck.with_columns(pl.col("stage").replace(labels.KEY_STAGES)),
         x="max_age_days",
         y="stage",
         size="keys",
         color="product_code",
         hover_name="partner_name",
-        category_orders={"stage": list(KEY_STAGE_LABELS.values())},
+        category_orders={"stage": list(labels.KEY_STAGES.values())},
     )
     figure.update_traces(hovertemplate="%{hovertext}: oldest %{x} days<extra></extra>")
     figure = _layout(figure, "Stuck keys by stage and age", "Days in the stage", "Stage")

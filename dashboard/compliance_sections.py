@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, labels, ui
 from dashboard import data_access as da
 from data.settings import ComplianceRules
 from queries.activations import activation_denials, denial_rate, denials_over_time
@@ -133,7 +133,8 @@ def partner(filters: Filters) -> None:
         st.success("No compliance flag for this partner in this date range.")
         return
     row = flagged.row(0, named=True)
-    st.warning(f"Flags: {row['reasons'].replace(';', ', ')}.")
+    flags = ", ".join(labels.RISK_FLAGS[flag] for flag in row["reasons"].split(";"))
+    st.warning(f"Flags: {flags}.")
     ui.table(flagged, "partner-risk", empty="")
     if row["stuck_keys"]:
         stuck(filters)

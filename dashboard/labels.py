@@ -40,11 +40,41 @@ ROLES = {
     "admin": "Administrator",
 }
 
+#: Licence compliance (DESIGN §4b): key stages, cap and return-window statuses, risk flags.
+KEY_STAGES = {
+    "mar_stock": "MAR stock",
+    "allocated": "Allocated",
+    "consumed": "Consumed",
+    "bound": "Bound",
+    "reported": "Reported",
+    "activated": "Activated",
+    "denied": "Denied",
+    "returned": "Returned",
+}
+COMPLIANCE_STATUSES = {
+    "over_cap": "Over cap",
+    "office_above_windows": "More Office than Windows",
+    "near_cap": "Near cap",
+    "ok": "OK",
+    "closing": "Closing",
+    "expired": "Expired",
+}
+RISK_FLAGS = {
+    "denials": "Denials",
+    "duplicate_device": "Duplicate device",
+    "key_reused": "Key reused",
+    "over_cap": "Over cap",
+    "stuck_keys": "Stuck keys",
+    "behind_on_reporting": "Behind on reporting",
+    "report_discrepancy": "Report discrepancy",
+    "coa_after_sunset": "COA after sunset",
+}
+
 #: The enumeration each column holds, by column name.
 VALUES: dict[str, Mapping[str, str]] = {
-    "stage": STAGES,
+    "stage": {**STAGES, **KEY_STAGES},
     "last_stage": STAGES,
-    "status": REPORT_STATUSES,
+    "status": {**REPORT_STATUSES, **COMPLIANCE_STATUSES},
     "segment": SEGMENTS,
     "kind": PARTNER_KINDS,
     "family": FAMILIES,
@@ -132,9 +162,16 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype == pl.Boolean
     ]
     described = []
+    if frame.schema.get("reasons") == pl.String:
+        described.append(reasons(pl.col("reasons")))
     if frame.schema.get("filters") == pl.String:
         described.append(pl.col("filters").map_elements(filters_text, return_dtype=pl.String))
     return frame.with_columns(*codes, *flags, *described)
+
+
+def reasons(joined: pl.Expr) -> pl.Expr:
+    """Partner-risk reasons (flag codes joined by `;`) as words joined by commas."""
+    return joined.str.split(";").list.eval(pl.element().replace(RISK_FLAGS)).list.join(", ")
 
 
 def filters_text(stored: str | None) -> str:

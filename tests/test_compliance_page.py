@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import labels
 from data.db import make_engine
 from data.schema import audit_log, create_schema
 from queries.exports import build_report, to_csv
@@ -152,7 +153,8 @@ def test_each_table_shows_the_rows_of_its_export(
     assert shown == len(expected)
     if expected:
         first = next(iter(expected[0]))
-        assert [str(v) for v in frame[first]] == [row[first] for row in expected]  # type: ignore[index]
+        shown_values = [str(v) for v in frame[first]]  # type: ignore[index]
+        assert shown_values == [labels.value(first, row[first]) for row in expected]
 
 
 def test_a_compliance_download_writes_one_audit_row(
@@ -180,14 +182,14 @@ def test_the_partner_detail_page_shows_the_partners_flags_and_their_rows(
     app = _open(signed_in(MANAGEMENT), "partner_detail", partner=str(ALPHA))
 
     assert [w.value for w in app.warning] == [
-        "Flags: denials, duplicate_device, over_cap, stuck_keys."
+        "Flags: Denials, Duplicate device, Over cap, Stuck keys."
     ]
     tables = _tables(app)
     assert list(tables["stuck-keys"]["partner_id"]) == [ALPHA]
     assert list(tables["activation-denials"]["code"]) == ["01"]
     # The evidence names Alpha's key on the shared device, not Beta's.
     assert list(tables["duplicate-device-keys"]["key_id"]) == [3]
-    assert list(tables["citizenship-caps"]["status"]) == ["office_above_windows"]
+    assert list(tables["citizenship-caps"]["status"]) == ["More Office than Windows"]
 
 
 def test_an_account_managers_partner_detail_shows_their_partners_section(
@@ -195,7 +197,7 @@ def test_an_account_managers_partner_detail_shows_their_partners_section(
 ) -> None:
     app = _open(signed_in(ANNA), "partner_detail", partner=str(BETA))
 
-    assert [w.value for w in app.warning] == ["Flags: duplicate_device."]
+    assert [w.value for w in app.warning] == ["Flags: Duplicate device."]
     assert list(_tables(app)["duplicate-device-keys"]["key_id"]) == [4]
 
 

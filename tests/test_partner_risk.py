@@ -81,7 +81,7 @@ def risky(engine: sa.Engine) -> sa.Engine:
         device = "d" * 64
         add_keys(conn, 2, W11P, partner=3, **ACTIVATED, bound_at="2021-05-03", device_hash=device)
         reused = add_key(conn, None, W11P, partner=4, **ACTIVATED)
-        add_installation(conn, None, 4, W11P, "2021-05-02 10:00", key=reused["id"])
+        add_installation(conn, None, 4, W11P, "2021-06-01 10:00", key=reused["id"])
         add_installation(conn, None, 4, W11P, "2021-06-02 10:00", key=reused["id"])
         add_keys(conn, 2, CITIZEN, partner=5, allocated_at="2021-06-03")
         add_report(conn, None, 6, "2021-05-01")
