@@ -23,6 +23,8 @@ DEFAULT_REPORT_DUE_DAY = 10
 
 #: Settings whose values are never printed.
 SECRET_FIELDS = frozenset({"smtp_password", "alert_webhook_url"})
+
+
 @dataclasses.dataclass(frozen=True)
 class ComplianceRules:
     """The thresholds of the licence-compliance metrics (DESIGN §4b), with their defaults.
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
         if "@" not in value or any(c.isspace() for c in value.strip()):
             raise ValueError("must be an e-mail address")
         return value.strip()
+
     stuck_consumed_days: int = Field(default=_RULES.stuck_consumed_days, ge=0)
     stuck_bound_days: int = Field(default=_RULES.stuck_bound_days, ge=0)
     stuck_reported_days: int = Field(default=_RULES.stuck_reported_days, ge=0)

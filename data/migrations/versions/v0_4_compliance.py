@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "v0.3"
-down_revision = "v0.2"
+revision = "v0.4"
+down_revision = "v0.3"
 
 _KEY_ROLLUPS = ("key_rollup", "key_month_rollup", "key_day_totals")
 _NEW_COUNTS = ("bound", "reported", "activated", "denied")
