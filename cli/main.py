@@ -31,9 +31,8 @@ from notify.alerts import run_alerts
 from notify.digest import run_digest
 from queries.access import viewer_for_email
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
-from queries.filters import Filters
-from queries.partners import ensure_partners_visible
-from queries.sql import GRAINS
+from queries.filter_options import check_filters
+from queries.filters import VOCABULARY, Filters
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 
@@ -73,14 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "report", choices=sorted(REPORTS), metavar="REPORT", help=", ".join(sorted(REPORTS))
     )
-    export.add_argument("--as-of", help="as-of date, YYYY-MM-DD (default: MAR_AS_OF or today)")
-    export.add_argument("--from", dest="date_from", help="first day of the range, YYYY-MM-DD")
-    export.add_argument("--to", dest="date_to", help="last day of the range, YYYY-MM-DD")
-    export.add_argument("--partner", action="append", default=[], help="partner id; repeatable")
-    export.add_argument("--account-manager", help="account manager id")
-    export.add_argument("--product", action="append", default=[], help="product code; repeatable")
-    export.add_argument("--segment", action="append", default=[], help="segment; repeatable")
-    export.add_argument("--grain", choices=GRAINS, default="day", help="throughput periods")
+    for spec in VOCABULARY:
+        export.add_argument(
+            spec.cli_flag,
+            dest=spec.param,
+            action="append" if spec.many else "store",
+            default=[] if spec.many else None,
+            metavar=spec.param.upper(),
+            help=spec.cli_help,
+        )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument(
         "--as-user",
@@ -163,18 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> None:
-    params = {
-        "as_of": args.as_of or "",
-        "from": args.date_from or "",
-        "to": args.date_to or "",
-        "partner": args.partner,
-        "am": args.account_manager or "",
-        "product": args.product,
-        "segment": args.segment,
-    }
+    params = {spec.param: getattr(args, spec.param) or [] for spec in VOCABULARY}
     filters = Filters.from_params(params, as_of=settings.today())
     options = ReportOptions(
-        grain=args.grain,
+        grain=filters.grain or "day",
         milestones=settings.milestones,
         cover_warning_days=settings.cover_warning_days,
         report_due_day=settings.report_due_day,
@@ -193,7 +185,7 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
                 raise UserError(f"There is no user {args.as_user!r} in the users table.")
             filters = viewer.restrict(filters)
             who = f"{who} as {viewer.email}"
-        ensure_partners_visible(connection, filters)
+        check_filters(connection, filters)
         frame = build_report(connection, args.report, filters, options)
         record_export(
             connection,

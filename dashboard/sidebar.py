@@ -1,29 +1,24 @@
 """The one sidebar of filters every page honours, kept in the URL both ways.
 
-The URL is parsed by `Filters.from_params`, the same parser the CLI uses, so a bad or unknown
-value gets one clear sentence instead of being dropped silently.  Widgets are seeded from the
-URL on every run and write the URL back when changed; the filters survive page switches
-because the last URL is kept in the session and restored on a page without one.
+The URL is parsed by `Filters.from_params` and checked by `refuse_unknown`, the same parser
+and check the CLI uses, so a bad or unknown value gets the same sentence at both doors.  The
+widgets are derived from the filter vocabulary (queries/filters.py): seeded from the URL on
+every run, they write the URL back when changed; the filters survive page switches because the
+last URL is kept in the session and restored on a page without one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from dashboard import data_access
 from data.errors import UserError
-from data.schema import SEGMENTS
-from queries.filters import PARAMETERS, FilterError, Filters
-from queries.partners import (
-    UnknownPartner,
-    account_manager_options,
-    partner_options,
-    product_options,
-    unknown_partner_message,
-)
+from queries.filter_options import filter_options, labels, refuse_unknown
+from queries.filters import FROM, PARAMETERS, TO, VOCABULARY, Filters, FilterSpec
 
 PRESETS: dict[str, int | None] = {
     "Last 30 days": 30,
@@ -35,12 +30,22 @@ PRESETS: dict[str, int | None] = {
 CUSTOM = "Custom range"
 FIRST_DAY = dt.date(2020, 1, 1)
 _SAVED = "filters.url"
-#: URL parameters that are not filters: page widgets bound to the URL, and Streamlit's own.
-OTHER_PARAMETERS = ("grain", "embed", "embed_options")
+_LABELS = "filters.labels"
+#: URL parameters that are not filters: the demo persona (dashboard/auth.py) and Streamlit's own.
+OTHER_PARAMETERS = ("as", "embed", "embed_options")
+#: Filters without a sidebar widget (the as-of date, a page's grain) keep their URL value.
+_KEPT = tuple(spec.param for spec in VOCABULARY if spec.widget is None)
+_CHOSEN = tuple(spec for spec in VOCABULARY if spec.widget in ("select", "multiselect"))
+
+log = logging.getLogger("mar_insight")
+
+
+def _key(spec: FilterSpec) -> str:
+    return f"w_{spec.param}"
 
 
 def _url_params() -> dict[str, list[str]]:
-    """The URL's parameters except those pages and Streamlit own (which Filters refuses)."""
+    """The URL's parameters except those Streamlit and the persona picker own."""
     return {
         name: st.query_params.get_all(name)
         for name in st.query_params
@@ -49,7 +54,7 @@ def _url_params() -> dict[str, list[str]]:
 
 
 def _write_url(params: Mapping[str, Sequence[str]]) -> None:
-    """Replace the filter parameters in the URL, leaving page parameters (e.g. grain) alone."""
+    """Replace the filter parameters in the URL, leaving other parameters alone."""
     for name in PARAMETERS:
         if name in params:
             st.query_params[name] = list(params[name])
@@ -74,74 +79,35 @@ def _preset_of(filters: Filters) -> str:
     return CUSTOM
 
 
-def _params_from_widgets(as_of_param: list[str]) -> dict[str, list[str]]:
+def _params_from_widgets() -> dict[str, list[str]]:
     state = st.session_state
     params: dict[str, list[str]] = {
-        "from": [state["w_from"].isoformat()],
-        "to": [state["w_to"].isoformat()],
-        "partner": [str(p) for p in state["w_partner"]],
-        "region": list(state["w_region"]),
-        "country": list(state["w_country"]),
-        "product": list(state["w_product"]),
-        "segment": list(state["w_segment"]),
+        FROM.param: [state[_key(FROM)].isoformat()],
+        TO.param: [state[_key(TO)].isoformat()],
     }
-    if state["w_am"] is not None:
-        params["am"] = [str(state["w_am"])]
-    if as_of_param:
-        params["as_of"] = as_of_param
-    return {name: values for name, values in params.items() if values}
+    for spec in _CHOSEN:
+        chosen = state[_key(spec)]
+        params[spec.param] = (
+            [] if chosen is None else [chosen] if isinstance(chosen, str) else chosen
+        )
+    params.update(state.get("w_kept", {}))
+    return {name: list(values) for name, values in params.items() if values}
 
 
 def _on_widget_change() -> None:
-    _write_url(_params_from_widgets(st.session_state.get("w_as_of_param", [])))
+    _write_url(_params_from_widgets())
 
 
 def _on_preset_change() -> None:
     preset = st.session_state["w_preset"]
     if preset != CUSTOM:
         as_of = st.session_state["w_as_of"]
-        st.session_state["w_from"], st.session_state["w_to"] = _preset_range(preset, as_of)
+        st.session_state[_key(FROM)], st.session_state[_key(TO)] = _preset_range(preset, as_of)
     _on_widget_change()
 
 
 def _reset() -> None:
     _write_url({})
-
-
-def _check_known(filters: Filters) -> None:
-    """Refuse ids and codes the viewer cannot see, exactly as if they did not exist."""
-    partners = data_access.load(partner_options, filters)
-    known = set(partners["partner_id"].to_list())
-    for partner_id in filters.partner_ids:
-        if partner_id not in known:
-            raise UnknownPartner(unknown_partner_message(partner_id))
-    managers = data_access.load(account_manager_options, filters)
-    if (
-        filters.account_manager_id is not None
-        and filters.account_manager_id not in managers["account_manager_id"].to_list()
-    ):
-        raise FilterError(
-            f"There is no account manager with id {filters.account_manager_id} that you can "
-            "see (parameter 'am'); choose one in the sidebar."
-        )
-    for name, chosen, column in (
-        ("region", filters.regions, "region"),
-        ("country", filters.countries, "country"),
-    ):
-        available = set(partners[column].to_list())
-        for value in chosen:
-            if value not in available:
-                raise FilterError(
-                    f"The parameter '{name}' names '{value[:40]}', which none of your partners "
-                    f"has; choose a {name} in the sidebar."
-                )
-    codes = set(data_access.lookup(product_options)["product_code"].to_list())
-    for code in filters.product_codes:
-        if code not in codes:
-            raise FilterError(
-                f"The parameter 'product' names '{code[:40]}', which is not a product code; "
-                "choose products in the sidebar."
-            )
 
 
 def current_filters(scope_account_manager_id: int | None = None) -> Filters:
@@ -158,94 +124,79 @@ def current_filters(scope_account_manager_id: int | None = None) -> Filters:
         filters = Filters.from_params(params, as_of=as_of).replace(
             scope_account_manager_id=scope_account_manager_id
         )
-        _check_known(filters)
+        # Keyed by what the options depend on (the day and the scope): one cache entry.
+        choosable = Filters.default(as_of).replace(
+            scope_account_manager_id=scope_account_manager_id
+        )
+        options = data_access.load(filter_options, choosable)
+        refuse_unknown(filters, options)
         st.session_state[_SAVED] = {name: list(values) for name, values in params.items()}
     except UserError as exc:
+        log.info("refused parameters %s: %s", dict(params), exc)
         st.error(str(exc))
         st.button("Reset filters", on_click=_reset, type="primary")
         st.stop()
-    _draw(filters, params.get("as_of", []))
+    st.session_state[_LABELS] = labels(options)
+    _draw(filters, {name: params[name] for name in _KEPT if name in params}, labels(options))
     return filters
 
 
-def _seed_widgets(filters: Filters, as_of_param: list[str]) -> None:
+def option_labels() -> dict[str, dict[str, str]]:
+    """The labels of the options `current_filters` offered in this run, for captions."""
+    value: dict[str, dict[str, str]] = st.session_state.get(_LABELS, {})
+    return value
+
+
+def _seed_widgets(filters: Filters, kept: dict[str, list[str]]) -> None:
     state = st.session_state
     state["w_as_of"] = filters.as_of
-    state["w_as_of_param"] = as_of_param
+    state["w_kept"] = kept
     state["w_preset"] = _preset_of(filters)
-    state["w_from"], state["w_to"] = filters.date_from, filters.date_to
-    state["w_am"] = filters.account_manager_id
-    state["w_partner"] = list(filters.partner_ids)
-    state["w_region"] = list(filters.regions)
-    state["w_country"] = list(filters.countries)
-    state["w_product"] = list(filters.product_codes)
-    state["w_segment"] = list(filters.segments)
+    state[_key(FROM)], state[_key(TO)] = filters.date_from, filters.date_to
+    for spec in _CHOSEN:
+        values = [str(value) for value in filters.values(spec)]
+        state[_key(spec)] = values if spec.many else (values[0] if values else None)
 
 
-def _draw(filters: Filters, as_of_param: list[str]) -> None:
-    _seed_widgets(filters, as_of_param)
-    partners = data_access.load(partner_options, filters)
-    managers = data_access.load(account_manager_options, filters)
-    products = data_access.lookup(product_options)
-    names = dict(zip(partners["partner_id"], partners["partner_name"], strict=True))
-    manager_names = dict(zip(managers["account_manager_id"], managers["name"], strict=True))
+def _draw(filters: Filters, kept: dict[str, list[str]], names: dict[str, dict[str, str]]) -> None:
+    _seed_widgets(filters, kept)
     sidebar = st.sidebar
     sidebar.caption(f"As of **{filters.as_of.isoformat()}** (UTC)")
     sidebar.selectbox("Period", [*PRESETS, CUSTOM], key="w_preset", on_change=_on_preset_change)
     first = min(FIRST_DAY, filters.date_from)
-    last = max(filters.as_of, filters.date_to)
-    for label, key in (("From", "w_from"), ("To", "w_to")):
+    for spec in (FROM, TO):
         sidebar.date_input(
-            label,
-            key=key,
+            spec.label,
+            key=_key(spec),
             min_value=first,
-            max_value=last,
+            max_value=filters.as_of,
             format="YYYY-MM-DD",
             on_change=_on_widget_change,
         )
-    sidebar.selectbox(
-        "Account manager",
-        list(manager_names),
-        key="w_am",
-        index=None,
-        format_func=lambda i: manager_names[i],
-        placeholder="All account managers",
-        on_change=_on_widget_change,
-    )
-    sidebar.multiselect(
-        "Partners",
-        list(names),
-        key="w_partner",
-        format_func=lambda i: f"{names[i]} · #{i}",
-        placeholder="All partners",
-        on_change=_on_widget_change,
-    )
-    regions = sorted({r for r in partners["region"].to_list() if r})
-    countries = sorted({c for c in partners["country"].to_list() if c})
-    sidebar.multiselect(
-        "Region", regions, key="w_region", placeholder="All regions", on_change=_on_widget_change
-    )
-    sidebar.multiselect(
-        "Country",
-        countries,
-        key="w_country",
-        placeholder="All countries",
-        on_change=_on_widget_change,
-    )
-    sidebar.multiselect(
-        "Product",
-        products["product_code"].to_list(),
-        key="w_product",
-        placeholder="All products",
-        on_change=_on_widget_change,
-    )
-    sidebar.multiselect(
-        "Segment",
-        list(SEGMENTS),
-        key="w_segment",
-        placeholder="All segments",
-        on_change=_on_widget_change,
-    )
+    for spec in _CHOSEN:
+        choices = names.get(spec.param, {})
+        if spec.widget == "select":
+            sidebar.selectbox(
+                spec.label,
+                list(choices),
+                key=_key(spec),
+                index=None,
+                format_func=choices.__getitem__,
+                placeholder=f"All {spec.plural}",
+                on_change=_on_widget_change,
+            )
+        else:
+            sidebar.multiselect(
+                spec.label,
+                list(choices),
+                key=_key(spec),
+                format_func=choices.__getitem__,
+                placeholder=f"All {spec.plural}",
+                on_change=_on_widget_change,
+                # No "Select N matches": picking every fuzzy match of a typed word is never
+                # what a viewer means, and "all" is the empty choice already.
+                select_all=False,
+            )
     left, right = sidebar.columns(2)
     left.button("Reset filters", on_click=_reset, use_container_width=True)
     right.button(

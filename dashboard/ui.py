@@ -50,8 +50,12 @@ def page_filters() -> Filters:
     The sidebar is drawn by the page rather than by the entrypoint so it is part of the
     page's own run (AppTest and page switches then see the same elements as a browser).
     """
-    resolved = sidebar.current_filters(viewer().scope_account_manager_id)
+    who = viewer()
+    resolved = sidebar.current_filters(who.scope_account_manager_id)
     st.session_state[_FILTERS] = resolved
+    if who.scope_account_manager_id is not None:
+        st.caption(f"You are looking at the partners of {who.name}, and only at them.")
+    st.caption(f"Showing {resolved.caption(sidebar.option_labels())}")
     return resolved
 
 

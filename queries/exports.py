@@ -89,5 +89,6 @@ def to_csv(frame: pl.DataFrame) -> bytes:
 
 
 def file_name(report: str, filters: Filters) -> str:
-    """A download name that carries the report and the date range."""
-    return f"mar-insight_{report}_{filters.date_from}_{filters.range_end}.csv"
+    """A download name that carries the report, the date range and every other active filter,
+    so a file found later says what it holds."""
+    return f"mar-insight_{report}_{filters.file_part()}.csv"

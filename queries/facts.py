@@ -36,7 +36,12 @@ from data.schema import (
     key_rollup,
 )
 from queries.filters import Filters
-from queries.scope import partner_conditions, partner_in_scope, product_in_scope
+from queries.scope import (
+    installation_conditions,
+    partner_conditions,
+    partner_in_scope,
+    product_in_scope,
+)
 from queries.sql import end_of, period_start, start_of
 
 #: The time column a caller needs: one row per day, per month, or none (sum everything).
@@ -98,7 +103,7 @@ def installation_counts(
     those values, so callers sum.
     """
     with_partners = per_partner or bool(partner_conditions(filters))
-    with_detail = detailed or bool(filters.product_codes or filters.segments)
+    with_detail = detailed or filters.restricts("product", "installation")
     parts: list[sa.Select[Any]] = []
     through = complete_through(connection)
     for span in spans(through, first, last, monthly=with_partners and period != "day"):
@@ -114,8 +119,7 @@ def installation_counts(
             conditions.extend(partner_in_scope(c.partner_id, filters))
         if with_detail:
             conditions.extend(product_in_scope(c.product_id, filters))
-        if filters.segments:
-            conditions.append(c.segment.in_(filters.segments))
+        conditions.extend(installation_conditions(c, filters))
         columns = _period_column(c, period)
         if per_partner:
             columns.append(c.partner_id)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from data.errors import UserError
 from data.schema import account_managers, conversions, partners, products
 from data.settings import DEFAULT_REPORT_DUE_DAY
-from queries.filters import Filters
+from queries.filters import PARTNER, FilterError, Filters
 from queries.reporting import reporting_backlog
 from queries.run import fetch
 from queries.scope import partner_conditions
@@ -20,20 +19,19 @@ from queries.stock import allocation_vs_consumption
 from queries.volumes import partner_volumes
 
 
-class UnknownPartner(UserError):
+class UnknownPartner(FilterError):
     """A partner id that does not exist or that the viewer may not see."""
 
 
 def unknown_partner_message(partner_id: int) -> str:
-    return (
-        f"There is no partner with id {partner_id} that you can see; pick one from the "
-        "Partners page."
-    )
+    """The same sentence for an unknown partner and one outside the scope, so the scope
+    cannot be probed."""
+    return PARTNER.refuse(partner_id)
 
 
 def _scope_only(filters: Filters) -> Filters:
     """The filters that limit who may be seen, without the viewer's current choices."""
-    return filters.replace(account_manager_id=None, partner_ids=(), regions=(), countries=())
+    return filters.without("partner")
 
 
 def partner_options(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
@@ -140,17 +138,6 @@ def partner_profile(connection: sa.Connection, filters: Filters, partner_id: int
     ).with_columns(
         pl.when(pl.col("lost_at").is_not_null()).then(pl.col("lost_reason")).alias("lost_reason")
     )
-
-
-def ensure_partners_visible(connection: sa.Connection, filters: Filters) -> None:
-    """Refuse partner ids that do not exist or lie outside the viewer's scope, with the same
-    sentence for both, so the scope cannot be probed."""
-    if not filters.partner_ids:
-        return
-    visible = set(partner_options(connection, filters)["partner_id"].to_list())
-    for partner_id in filters.partner_ids:
-        if partner_id not in visible:
-            raise UnknownPartner(unknown_partner_message(partner_id))
 
 
 def partner_summary(

@@ -43,7 +43,7 @@ def is_late(report: Any, day: dt.date) -> ColumnElement[bool]:
 def _monthly_installations(connection: sa.Connection, filters: Filters) -> sa.CTE:
     """Successful installations per partner in view and calendar month, up to the as-of date
     (from the partner-month rollups where they are complete)."""
-    every_product = filters.replace(product_codes=(), segments=())
+    every_product = filters.without("product", "installation")
     days = installation_counts(
         connection, every_product, None, filters.as_of, period="month", per_partner=True
     )

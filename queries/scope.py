@@ -1,7 +1,8 @@
 """Turning `Filters` into WHERE conditions, including the viewer's scope.
 
 Every metric builds its conditions here, so the account-manager scope is applied in one place
-and no query can forget it.
+and no query can forget it.  Which filter narrows which table and column is read from the
+vocabulary (queries/filters.py), so a new filter needs no condition of its own here.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import partners, products
-from queries.filters import Filters
+from queries.filters import Filters, Restricts, restricting
+
+
+def _conditions(columns: Any, filters: Filters, kind: Restricts) -> list[ColumnElement[bool]]:
+    """`column IN (values)` for every filter of `kind` that is set, on its own column."""
+    return [
+        columns[spec.column].in_(filters.values(spec))
+        for spec in restricting(kind)
+        if filters.values(spec)
+    ]
 
 
 def partner_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     """Conditions on the `partners` table for the partner-level filters and the scope."""
-    conditions: list[ColumnElement[bool]] = []
-    if filters.partner_ids:
-        conditions.append(partners.c.id.in_(filters.partner_ids))
-    for manager in (filters.account_manager_id, filters.scope_account_manager_id):
-        if manager is not None:
-            conditions.append(partners.c.account_manager_id == manager)
-    if filters.regions:
-        conditions.append(partners.c.region.in_(filters.regions))
-    if filters.countries:
-        conditions.append(partners.c.country.in_(filters.countries))
+    conditions = _conditions(partners.c, filters, "partner")
+    if filters.scope_account_manager_id is not None:
+        conditions.append(partners.c.account_manager_id == filters.scope_account_manager_id)
     return conditions
 
 
@@ -39,10 +42,16 @@ def partner_in_scope(column: ColumnElement[Any], filters: Filters) -> list[Colum
 
 
 def product_in_scope(column: ColumnElement[Any], filters: Filters) -> list[ColumnElement[bool]]:
-    """Restrict a `product_id` column to the products chosen by code."""
-    if not filters.product_codes:
+    """Restrict a `product_id` column to the products the product filters choose."""
+    conditions = _conditions(products.c, filters, "product")
+    if not conditions:
         return []
-    return [column.in_(sa.select(products.c.id).where(products.c.code.in_(filters.product_codes)))]
+    return [column.in_(sa.select(products.c.id).where(*conditions))]
+
+
+def installation_conditions(columns: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """Conditions on an installation row or rollup (e.g. its segment)."""
+    return _conditions(columns, filters, "installation")
 
 
 def partners_narrowed(filters: Filters) -> bool:

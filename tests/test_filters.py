@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from data import schema
-from queries.filters import FilterError, Filters
+from queries.filters import VOCABULARY, FilterError, Filters
 from queries.volumes import partner_volumes
 from tests.builders import add_installation, add_partner, add_product
 
@@ -105,6 +105,8 @@ def test_an_as_of_parameter_moves_the_default_range_with_it() -> None:
         ({"segment": "retail"}, "'segment'"),
         ({"region": "Europe\x00"}, "'region'"),
         ({"product": "W11P\udcff"}, "'product'"),
+        ({"grain": "year"}, "'grain'"),
+        ({"am": ["1", "2"]}, "'am'"),
     ],
     ids=[
         "unknown-parameter",
@@ -121,6 +123,8 @@ def test_an_as_of_parameter_moves_the_default_range_with_it() -> None:
         "unknown-segment",
         "nul-character",  # PostgreSQL cannot bind it: was a ValueError from the driver
         "lone-surrogate",  # undecodable command-line bytes: was a UnicodeEncodeError
+        "unknown-grain",  # issue 11: was dropped silently
+        "several-managers",
     ],
 )
 def test_bad_value_raises_filter_error_naming_the_parameter(
@@ -194,3 +198,81 @@ def test_previous_period_keeps_every_other_filter() -> None:
     assert previous.partner_ids == (4,)
     assert previous.segments == ("authority",)
     assert previous.scope_account_manager_id == 2
+
+
+def test_a_range_that_starts_after_the_as_of_date_is_refused() -> None:
+    # Issue 11: ?from=2030-01-01&to=2030-12-31 showed seven cards of zeros.
+    with pytest.raises(FilterError) as raised:
+        Filters.from_params({"from": "2021-07-01", "to": "2021-12-31"}, as_of=AS_OF)
+
+    assert str(raised.value) == (
+        "The range starts (2021-07-01) after the as-of date (2021-06-30); nothing has "
+        "happened then yet, so choose a start on or before it."
+    )
+
+
+def test_a_range_that_ends_after_the_as_of_date_ends_at_it() -> None:
+    filters = Filters.from_params({"from": "2021-06-01", "to": "2030-12-31"}, as_of=AS_OF)
+
+    assert (filters.date_from, filters.date_to) == (dt.date(2021, 6, 1), AS_OF)
+
+
+def test_a_range_starting_on_the_as_of_date_is_one_day() -> None:
+    filters = Filters.from_params({"from": "2021-06-30", "to": "2021-07-31"}, as_of=AS_OF)
+
+    assert filters.range_days == 1
+
+
+def test_a_grain_is_read_and_written_back() -> None:
+    filters = Filters.from_params({"grain": "month"}, as_of=AS_OF)
+
+    assert filters.grain == "month"
+    assert filters.to_params()["grain"] == ["month"]
+
+
+def test_without_clears_every_filter_on_that_kind_and_keeps_the_rest() -> None:
+    filters = Filters.from_params(
+        {"am": "7", "partner": "3", "region": "Europe", "country": "DE", "product": "W11P"},
+        as_of=AS_OF,
+    )
+
+    cleared = filters.without("partner")
+
+    assert cleared.restricts("product")
+    assert not cleared.restricts("partner")
+    assert (cleared.account_manager_id, cleared.partner_ids, cleared.regions) == (None, (), ())
+
+
+def test_the_caption_names_every_active_filter_with_its_label() -> None:
+    filters = Filters.from_params(
+        {"from": "2021-06-01", "am": "7", "segment": ["education", "nonprofit"]}, as_of=AS_OF
+    )
+
+    caption = filters.caption({"am": {"7": "Anna Berg"}})
+
+    assert caption == (
+        "As of 2021-06-30 · 2021-06-01 to 2021-06-30 · Account manager: Anna Berg · "
+        "Segment: education, nonprofit"
+    )
+
+
+def test_the_file_part_carries_the_range_and_each_filter_in_safe_characters() -> None:
+    filters = Filters.from_params(
+        {"from": "2021-06-01", "partner": ["3", "1"], "region": "Süd / Ost"}, as_of=AS_OF
+    )
+
+    assert filters.file_part() == "2021-06-01_2021-06-30_partner-3-1_region-Süd-Ost"
+
+
+def test_every_filter_has_a_unique_parameter_field_and_command_line_flag() -> None:
+    for attribute in ("param", "field", "cli_flag"):
+        names = [getattr(spec, attribute) for spec in VOCABULARY]
+        assert len(set(names)) == len(names), attribute
+    assert all(spec.cli_help for spec in VOCABULARY)
+
+
+def test_every_filter_with_options_says_how_it_refuses_a_value_or_refuses_while_parsing() -> None:
+    for spec in VOCABULARY:
+        if spec.options is not None and not spec.refusal:
+            with pytest.raises(FilterError):
+                Filters.from_params({spec.param: "no-such-value"}, as_of=AS_OF)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from cli.main import main as cli
 from data.db import make_engine
 from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE
@@ -61,6 +62,7 @@ def test_every_page_renders_without_exception_or_error(app: AppTest, page: str) 
     assert not app.exception
     assert not app.error
     assert app.title
+    assert "Showing As of 2026-11-25 · 2025-11-26 to 2026-11-25" in [c.value for c in app.caption]
 
 
 def test_overview_shows_installations_of_the_last_365_days(app: AppTest, demo_url: str) -> None:
@@ -110,7 +112,9 @@ def test_a_preset_sets_the_date_range(app: AppTest) -> None:
         ({"from": "not-a-date"}, "'from'"),
         ({"partner": "999999"}, "no partner with id 999999"),
         ({"segment": "retail"}, "'segment'"),
-        ({"product": "NOPE"}, "'product'"),
+        ({"product": "NOPE"}, "no product with the code 'NOPE'"),
+        ({"from": "2030-01-01", "to": "2030-12-31"}, "after the as-of date (2026-11-25)"),
+        ({"grain": "year"}, "'grain'"),
         ({"colour": "red"}, "'colour'"),
     ],
 )
@@ -156,3 +160,47 @@ def test_unreachable_database_shows_one_sentence(
     open_page(app, "overview")
     assert not app.exception
     assert [e.value for e in app.error] == [DATABASE_UNREACHABLE]
+
+
+@pytest.mark.parametrize(
+    ("param", "flag", "value"),
+    [
+        ("am", "--account-manager", "999"),
+        ("product", "--product", "NOPE"),
+        ("segment", "--segment", "retail"),
+        ("region", "--region", "Atlantis"),
+        ("country", "--country", "ZZ"),
+        ("partner", "--partner", "999999"),
+    ],
+)
+def test_the_cli_refuses_an_unknown_value_with_the_sidebars_sentence(
+    app: AppTest,
+    demo_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    param: str,
+    flag: str,
+    value: str,
+) -> None:
+    # Issue 14: `export partner-volumes --account-manager 999` exited 0 with an empty CSV.
+    open_page(app, "overview", **{param: value})
+    out = tmp_path / "report.csv"
+    capsys.readouterr()
+
+    code = cli(["export", "partner-volumes", "--url", demo_url, flag, value, "--out", str(out)])
+
+    [sentence] = [e.value for e in app.error]
+    assert (code, capsys.readouterr().err, out.exists()) == (2, f"mar-insight: {sentence}\n", False)
+
+
+def test_a_range_ending_after_the_as_of_date_is_shown_up_to_it(app: AppTest) -> None:
+    open_page(app, "overview", **{"from": "2026-11-01", "to": "2030-12-31"})
+    assert not app.error
+    assert app.date_input(key="w_to").value == AS_OF
+    assert app.query_params["to"] == "2030-12-31"
+
+
+def test_the_partner_chooser_offers_no_select_all_matches(app: AppTest) -> None:
+    # Issue 11: its first option "Select 23 matches" picked every fuzzy match of a word.
+    open_page(app, "partners")
+    assert app.multiselect(key="w_partner").proto.select_all == 0
