@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from data.audit import record_export
 from data.csv_import import import_directory
 from data.db import make_engine
 from data.demo import generate_demo
-from data.errors import UserError, describe_database_error
+from data.errors import DATABASE_ERRORS, UserError, describe_database_error
+from data.logs import configure_logging, log, unexpected
 from data.migrations import head
 from data.oa3_import import import_oa3_directory, parse_bound_at
 from data.rollups import refresh_all
@@ -117,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(**({"database_url": args.url} if args.url else {}))
+    except SettingsError as exc:
+        return _refused(str(exc))
+    configure_logging(settings.log_file, settings.log_format)
+    try:
         engine = make_engine(
             settings.database_url,
             connect_timeout_seconds=settings.connect_timeout_seconds,
@@ -136,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "import":
             summary = import_directory(engine, args.directory)
+            log.info("import of %s accepted: %s", args.directory, str(summary).replace("\n", "; "))
             print(summary)
         elif args.command == "import-oa3":
             bound_at = parse_bound_at(args.bound_at) if args.bound_at else None
@@ -153,13 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _digest(engine, args, settings)
         elif args.command == "alerts":
             return _alerts(engine, args, settings)
-    except (UserError, SettingsError) as exc:
-        print(f"mar-insight: {exc}", file=sys.stderr)
-        return 2
-    except OperationalError as exc:
-        print(f"mar-insight: {describe_database_error(exc)}", file=sys.stderr)
-        return 2
+    except UserError as exc:
+        log.info("%s refused: %s", args.command, exc)
+        return _refused(str(exc))
+    except DATABASE_ERRORS as exc:
+        message = describe_database_error(exc)
+        log.warning("%s failed: %s", args.command, message)
+        return _refused(message)
+    except Exception as exc:
+        print(f"mar-insight: {unexpected(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _refused(sentence: str) -> int:
+    """One sentence on standard error and exit code 2: the user can fix this."""
+    print(f"mar-insight: {sentence}", file=sys.stderr)
+    return 2
 
 
 def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> None:
@@ -195,6 +210,9 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
             row_count=frame.height,
         )
         body = to_csv(frame)
+    log.info(
+        "export %s by %s: %d rows, filters %s", args.report, who, frame.height, filters.caption()
+    )
     if args.out:
         args.out.write_bytes(body)
     else:

@@ -1,6 +1,8 @@
 """Routing: it decides who is looking, then runs the page (started by `streamlit_app.py`).
 
-Every failure the viewer can do something about ends in one sentence here, never a traceback.
+Every failure ends in one sentence here, never a traceback: the viewer's or the operator's
+own (a bad setting, a database down) says what to do; anything unexpected is logged with its
+traceback (data/logs.py) and shown with the reference to find it under.
 `st.navigation` is called on every run, also for sign-in and error screens, so Streamlit never
 falls back to serving the files in `pages/` on their own.
 """
@@ -18,6 +20,7 @@ import streamlit as st
 
 from dashboard import auth, data_access, ui
 from data.errors import DATABASE_ERRORS, UserError, describe_database_error
+from data.logs import log, unexpected
 from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -68,23 +71,30 @@ def _problem(message: str) -> None:
     st.error(message)
 
 
+def _sentence(error: Exception) -> str:
+    """The one sentence for a failure; database failures and unexpected ones are logged."""
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, DATABASE_ERRORS):
+        message = describe_database_error(error)
+        log.warning("page failed: %s", message)
+        return message
+    return unexpected(error)
+
+
 def main() -> None:
     st.set_page_config(page_title="MAR Insight", page_icon=":material/analytics:", layout="wide")
     st.logo(str(HERE / "logo.svg"), size="large")
     try:
         page = _route()
-    except DATABASE_ERRORS as exc:
-        message = describe_database_error(exc)
-        page = _screen(lambda: _problem(message))
-    except UserError as exc:
-        message = str(exc)
+    except Exception as exc:
+        message = _sentence(exc)
         page = _screen(lambda: _problem(message))
     try:
         page.run()
-    except DATABASE_ERRORS as exc:
-        st.error(describe_database_error(exc), icon=":material/cloud_off:")
-    except UserError as exc:
-        st.error(str(exc))
+    except Exception as exc:
+        icon = ":material/cloud_off:" if isinstance(exc, DATABASE_ERRORS) else None
+        st.error(_sentence(exc), icon=icon)
 
 
 if __name__ == "__main__":

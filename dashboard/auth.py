@@ -13,9 +13,11 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard import data_access
 from data.errors import UserError
+from data.logs import log
 from queries.access import Viewer, demo_personas, viewer_for_email
 
 _PERSONA = "w_persona"
+_SIGNED_IN = "auth.signed_in"
 REQUIRE_AUTH_WITHOUT_PROVIDER = (
     "MAR_REQUIRE_AUTH is true but .streamlit/secrets.toml has no [auth] section; configure "
     "your OIDC provider as the README describes, or unset MAR_REQUIRE_AUTH for a demo."
@@ -52,6 +54,7 @@ def _signed_in_viewer() -> Viewer | None:
     with data_access.engine().connect() as connection:
         viewer = viewer_for_email(connection, email) if email else None
     if viewer is None:
+        log.warning("sign-in refused for %s: not in the users table", email or "no e-mail")
         st.title("No access")
         st.write(
             f"You are signed in as {email or 'an account without an e-mail address'}, which "
@@ -59,6 +62,9 @@ def _signed_in_viewer() -> Viewer | None:
         )
         st.button("Sign out", on_click=st.logout)
         return None
+    if st.session_state.get(_SIGNED_IN) != viewer.email:
+        st.session_state[_SIGNED_IN] = viewer.email
+        log.info("sign-in %s as %s", viewer.email, viewer.role)
     st.sidebar.caption(f"Signed in as {viewer.email} ({viewer.role.replace('_', ' ')})")
     st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
     return viewer

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from data.db import make_engine
+from data.logs import configure_logging
 from data.schema import has_schema, require_current_schema
 from data.settings import Settings, load_settings
 from queries.filters import Filters
@@ -25,7 +26,10 @@ Metric = Callable[..., pl.DataFrame]
 
 @st.cache_resource
 def _settings() -> Settings:
-    return load_settings()
+    """Read once; a bad setting raises SettingsError (one sentence) and is not cached."""
+    config = load_settings()
+    configure_logging(config.log_file, config.log_format)
+    return config
 
 
 def settings() -> Settings:

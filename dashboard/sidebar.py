@@ -10,13 +10,13 @@ last URL is kept in the session and restored on a page without one.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from dashboard import data_access
 from data.errors import UserError
+from data.logs import log
 from queries.filter_options import filter_options, labels, refuse_unknown
 from queries.filters import FROM, PARAMETERS, TO, VOCABULARY, Filters, FilterSpec
 
@@ -36,8 +36,6 @@ OTHER_PARAMETERS = ("as", "embed", "embed_options")
 #: Filters without a sidebar widget (the as-of date, a page's grain) keep their URL value.
 _KEPT = tuple(spec.param for spec in VOCABULARY if spec.widget is None)
 _CHOSEN = tuple(spec for spec in VOCABULARY if spec.widget in ("select", "multiselect"))
-
-log = logging.getLogger("mar_insight")
 
 
 def _key(spec: FilterSpec) -> str:

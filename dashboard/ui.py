@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard import data_access, labels, sidebar
 from dashboard.charts import colour_map
 from data.audit import record_export
+from data.logs import log
 from queries.access import Viewer
 from queries.exports import file_name, to_csv
 from queries.filters import Filters
@@ -162,6 +163,7 @@ def download(frame: pl.DataFrame, report: str) -> None:
 def _record_download(report: str, params: dict[str, list[str]], rows: int) -> None:
     with data_access.engine().begin() as connection:
         record_export(connection, who=viewer().email, report=report, filters=params, row_count=rows)
+    log.info("download %s by %s: %d rows, filters %s", report, viewer().email, rows, params)
 
 
 def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:

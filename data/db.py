@@ -10,9 +10,40 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 #: How long a page waits for a pooled connection when no statement timeout bounds the wait.
 POOL_WAIT_SECONDS = 30
+
+
+#: The drivers the project installs, by the URL schemes people write for them.
+DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg2",
+    "postgres": "postgresql+psycopg2",
+    "postgresql+psycopg2": "postgresql+psycopg2",
+}
+
+
+def database_url(url: str) -> str:
+    """The URL with the driver the project installs: `postgresql://` and `postgres://` (how
+    most people and hosting platforms write it) mean psycopg2, which SQLAlchemy 2.1 would
+    otherwise read as psycopg 3.  Raises ValueError, in words, for anything else."""
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or (not rest and scheme != "sqlite"):
+        raise ValueError("it is not a database URL such as postgresql://user@host/db")
+    driver = DRIVERS.get(scheme.lower())
+    if driver is None:
+        raise ValueError(
+            f"the scheme '{scheme[:30]}' is not supported; use postgresql:// or sqlite:///"
+        )
+    normalised = f"{driver}://{rest}"
+    try:
+        make_url(normalised)
+    except (ArgumentError, ValueError):
+        raise ValueError("it is not a valid database URL") from None
+    return normalised
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +64,7 @@ def make_engine(
     Without `statement_timeout_seconds` statements may run as long as they need: loaders
     rebuilding rollups over millions of rows must not be cut off like a page query.
     """
-    parsed = make_url(url)
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(
             parsed, connect_args={"timeout": connect_timeout_seconds}, pool_pre_ping=True

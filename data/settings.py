@@ -19,10 +19,11 @@ DEFAULT_MILESTONES = (100_000, 250_000, 500_000, 1_000_000)
 #: The day of the following month on which a monthly licence report without a row of its
 #: own falls due (DESIGN §4).
 DEFAULT_REPORT_DUE_DAY = 10
+DEFAULT_LOG_FILE = DATA_DIR / "mar-insight.log"
 
 
 #: Settings whose values are never printed.
-SECRET_FIELDS = frozenset({"smtp_password", "alert_webhook_url"})
+SECRET_FIELDS = frozenset({"smtp_password", "alert_webhook_url", "database_url"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,14 @@ def _postgres_admin_engine() -> sa.Engine:
     return engine
 
 
+@pytest.fixture(autouse=True)
+def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test logs to a file of its own (data/logs.py), never to the checkout's log."""
+    path = tmp_path / "mar-insight.log"
+    monkeypatch.setenv("MAR_LOG_FILE", str(path))
+    return path
+
+
 @contextmanager
 def _postgres_schema() -> Iterator[str]:
     """A URL whose connections see only a new, empty schema of their own."""
