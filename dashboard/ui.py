@@ -23,6 +23,8 @@ from queries.sql import GRAINS, Grain
 
 _FILTERS = "mar.filters"
 _VIEWER = "mar.viewer"
+#: Decimals on screen where one is too few; files keep every digit (DESIGN §6).
+SCREEN_DECIMALS = {"consumption_per_day": 2, "partners_consumption_per_day": 2}
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
 COMPANY_STOCK_NOTE = (
     "Stock, cover and stock-out dates are the company's, whatever the partner filters: the "
@@ -98,7 +100,8 @@ def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str,
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(label, format="localized")
         elif dtype.is_float():
-            config[name] = st.column_config.NumberColumn(label, format="%.1f")
+            decimals = SCREEN_DECIMALS.get(name, 1)
+            config[name] = st.column_config.NumberColumn(label, format=f"%.{decimals}f")
         elif dtype == pl.Date:
             config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
         elif name in ("product_name", "partner_name"):

@@ -74,9 +74,7 @@ def conversion_funnel(connection: sa.Connection, filters: Filters) -> pl.DataFra
         {
             "stage": [name for name, _ in STAGES],
             "partners": values,
-            "share_of_registered": [
-                round(v / registered, 4) if registered else None for v in values
-            ],
+            "share_of_registered": [v / registered if registered else None for v in values],
         },
         schema={"stage": pl.String, "partners": pl.Int64, "share_of_registered": pl.Float64},
     )
@@ -118,7 +116,7 @@ def conversion_summary(connection: sa.Connection, filters: Filters) -> pl.DataFr
         {
             "registered": [registered],
             "converted": [converted],
-            "conversion_rate": [round(converted / registered, 4) if registered else None],
+            "conversion_rate": [converted / registered if registered else None],
             "lost": [lost],
             "median_days_to_convert": [
                 median_days_to_convert(time_to_convert(connection, filters))

@@ -126,14 +126,12 @@ def stock_on_hand(
     rate = pl.col("consumed_28d") / CONSUMPTION_WINDOW_DAYS
     cover = pl.when(pl.col("consumed_28d") > 0).then(pl.col("stock_on_hand") / rate)
     return frame.with_columns(
-        consumption_per_day=rate.round(2),
-        days_of_cover=cover.round(1),
-        # From the exact cover: rounding for display must not move the date or the flag.
+        # Full precision (DESIGN §6): the screen rounds, files do not.
+        consumption_per_day=rate,
+        days_of_cover=cover,
         stockout_date=pl.lit(filters.as_of) + pl.duration(days=cover.floor().cast(pl.Int64)),
         low_cover=cover.fill_null(float("inf")) < cover_warning_days,
-        partners_consumption_per_day=(
-            pl.col("partners_consumed_28d") / CONSUMPTION_WINDOW_DAYS
-        ).round(2),
+        partners_consumption_per_day=pl.col("partners_consumed_28d") / CONSUMPTION_WINDOW_DAYS,
     ).select(
         "product_code",
         "stock_on_hand",

@@ -69,7 +69,7 @@ def throughput(connection: sa.Connection, filters: Filters, grain: Grain = "day"
     attempts = pl.col("installations") + pl.col("failed")
     return frame.with_columns(
         attempts=attempts,
-        failure_rate=(pl.col("failed") / attempts).round(4),
+        failure_rate=pl.col("failed") / attempts,
         partial=is_partial(grain, filters),
     ).select(
         "period", "installations", "failed", "cumulative", "attempts", "failure_rate", "partial"
@@ -129,7 +129,7 @@ def next_milestone(
             "milestone": [target],
             "current_total": [total],
             "remaining": [target - total if target is not None else None],
-            "rate_per_day": [round(rate, 2)],
+            "rate_per_day": [rate],
             "projected_on": [projected],
         },
         schema={
@@ -174,4 +174,4 @@ def installation_breakdown(
         connection, statement, {by: pl.String, "installations": pl.Int64, "failed": pl.Int64}
     )
     attempts = pl.col("installations") + pl.col("failed")
-    return frame.with_columns(failure_rate=(pl.col("failed") / attempts).round(4))
+    return frame.with_columns(failure_rate=pl.col("failed") / attempts)

@@ -75,7 +75,7 @@ def partner_volumes(connection: sa.Connection, filters: Filters) -> pl.DataFrame
     )
     total = frame["installations"].sum()
     return frame.with_columns(
-        share=(pl.col("installations") / total if total else pl.lit(0.0)).round(4),
+        share=pl.col("installations") / total if total else pl.lit(0.0),
         change=pl.col("installations") - pl.col("previous_installations"),
     ).select(
         "partner_id",

@@ -196,22 +196,24 @@ def test_conversion_funnel_csv(tiny: sa.Engine) -> None:
 
 
 def test_stock_csv(tiny: sa.Engine) -> None:
-    # W11P: 2 on hand, 1 consumed in 28 days -> 1/28 = 0.04 a day, cover 2 * 28 = 56.0 days,
-    # stock-out 30 June + 56 days = 25 August; partner 1 consumed it, so the partners in view
-    # (all of them) also use 0.04 a day.  O21: nothing consumed -> empty cover.
+    # W11P: 2 on hand, 1 consumed in 28 days -> 1/28 = 0.0357142857… a day, written in full
+    # (DESIGN §6: files carry full precision), cover 2 * 28 = 56.0 days, stock-out 30 June
+    # + 56 days = 25 August; partner 1 consumed it, so the partners in view (all of them)
+    # also use 1/28 a day.  O21: nothing consumed -> empty cover.
     assert _csv(tiny, "stock") == (
         b"product_code,stock_on_hand,mar_stock,partner_stock,consumption_per_day,"
         b"days_of_cover,stockout_date,low_cover,partners_consumption_per_day,consumed_28d,"
         b"product_name\n"
         b"O21,1,1,0,0.0,,,false,0.0,0,Office 2021\n"
-        b"W11P,2,1,1,0.04,56.0,2021-08-25,false,0.04,1,Windows 11 Pro\n"
+        b"W11P,2,1,1,0.03571428571428571,56.0,2021-08-25,false,0.03571428571428571,1,"
+        b"Windows 11 Pro\n"
     )
 
 
 def test_stock_csv_of_one_partner_keeps_the_company_figures(tiny: sa.Engine) -> None:
     # Partner 2 holds no W11P keys and consumed none; the company's figures stay.
     assert _csv(tiny, "stock", JUNE.replace(partner_ids=(2,))).splitlines()[2] == (
-        b"W11P,2,1,0,0.04,56.0,2021-08-25,false,0.0,1,Windows 11 Pro"
+        b"W11P,2,1,0,0.03571428571428571,56.0,2021-08-25,false,0.0,1,Windows 11 Pro"
     )
 
 

@@ -101,7 +101,7 @@ def test_kpi_values_and_previous_period_values(overview: sa.Engine) -> None:
         "installations": (3.0, 2.0),
         "active_partners": (2.0, 1.0),
         "converted_rrps": (2.0, 1.0),
-        "conversion_rate": (0.5, 0.3333),
+        "conversion_rate": (0.5, 1 / 3),
         "keys_in_stock": (3.0, 5.0),
         "days_of_cover": (42.0, 140.0),
         "partners_behind_on_reporting": (2.0, 1.0),

@@ -7,12 +7,15 @@ Keys are fulfilled on 2021-01-01 unless a test says otherwise.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from queries.exports import to_csv
 from queries.filters import Filters
 from queries.stock import allocation_vs_consumption, stock_on_hand
 from tests.builders import add_account_manager, add_key, add_partner, add_product
@@ -300,16 +303,30 @@ def test_cover_is_flagged_below_a_configured_threshold(
     assert w11(catalogue, cover_warning_days=threshold)["low_cover"] is flagged
 
 
-def test_flag_and_stockout_use_the_exact_cover_not_the_rounded_one(catalogue: sa.Engine) -> None:
+def test_cover_flag_and_stockout_are_exact_not_rounded(catalogue: sa.Engine) -> None:
     with catalogue.begin() as conn:
         add_mar_stock(conn, 16)
-        add_consumed(conn, 45)  # 16 / (45/28) = 448/45 = 9.955… days, shown as 10.0
+        add_consumed(conn, 45)  # 16 / (45/28) = 448/45 = 9.955… days, shown on screen as 10.0
 
     row = w11(catalogue, cover_warning_days=10)
 
-    assert row["days_of_cover"] == 10.0
+    assert row["days_of_cover"] == pytest.approx(448 / 45)
     assert row["low_cover"] is True
     assert row["stockout_date"] == dt.date(2021, 7, 9)  # 2021-06-30 + 9 whole days
+
+
+def test_the_stock_file_carries_full_precision(catalogue: sa.Engine) -> None:
+    # Issue 14: the export wrote 1.14 and 249.4; a spreadsheet recomputing from the file
+    # got another answer (DESIGN §6: rounding is for the screen only).
+    with catalogue.begin() as conn:
+        add_mar_stock(conn, 285)
+        add_consumed(conn, 32)  # 32 / 28 = 1.142857… a day; 285 / (32/28) = 249.375 days
+
+    with catalogue.connect() as conn:
+        body = to_csv(stock_on_hand(conn, FILTERS)).decode()
+
+    [row] = csv.DictReader(io.StringIO(body))
+    assert (row["consumption_per_day"], row["days_of_cover"]) == ("1.1428571428571428", "249.375")
 
 
 # --- filters and scope ----------------------------------------------------------------------

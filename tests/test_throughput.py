@@ -137,8 +137,8 @@ def test_failure_rate_is_failed_over_all_attempts(june: sa.Engine) -> None:
         frame = throughput(conn, JUNE, "day")
 
     assert frame.select("attempts", "failure_rate").rows() == [
-        (3, 0.3333),  # 1 of 3
-        (3, 0.6667),  # 2 of 3
+        (3, 1 / 3),
+        (3, 2 / 3),
         (1, 1.0),
         (1, 0.0),
     ]
@@ -227,7 +227,7 @@ def test_next_milestone_is_projected_from_the_trailing_28_day_rate(trailing: sa.
         "milestone": 20,
         "current_total": 12,
         "remaining": 8,
-        "rate_per_day": 0.21,
+        "rate_per_day": pytest.approx(6 / 28),
         "projected_on": D(2021, 8, 7),
     }
 

@@ -229,8 +229,8 @@ def test_share_is_each_partners_part_of_all_installations(mixed: sa.Engine) -> N
     with mixed.connect() as conn:
         frame = partner_volumes(conn, JUNE)
 
-    # 7 installations: Beta 3/7, Alpha 2/7, Gamma 2/7, Delta 0, rounded to 4 places.
-    assert frame["share"].to_list() == [0.4286, 0.2857, 0.2857, 0.0]
+    # 7 installations: Beta 3/7, Alpha 2/7, Gamma 2/7, Delta 0, in full precision.
+    assert frame["share"].to_list() == pytest.approx([3 / 7, 2 / 7, 2 / 7, 0.0])
 
 
 def test_share_is_zero_when_nothing_was_installed(engine: sa.Engine) -> None:
