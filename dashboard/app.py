@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Imported before any page runs: Plotly looks pandas up in sys.modules without importing it,
 # so a session drawing a chart while another session's thread was still importing pandas got
@@ -30,15 +31,24 @@ NO_SCHEMA = (
 )
 
 
-def _page(name: str, title: str, icon: str, *, default: bool = False) -> st.Page:
+def _page(
+    name: str, title: str, icon: str, *, url_path: str | None = None, **options: Any
+) -> st.Page:
     return st.Page(
-        HERE / "pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=default
+        HERE / "pages" / f"{name}.py",
+        title=title,
+        icon=icon,
+        url_path=url_path or name,
+        **options,
     )
 
 
 def _pages(viewer: Viewer) -> list[st.Page]:
     pages = [
-        _page("overview", "Overview", ":material/dashboard:", default=True),
+        # The overview lives at `/`; `/overview` (as people guess it, and as links written
+        # before were) reaches it too, through a page the menu does not list.
+        _page("overview", "Overview", ":material/dashboard:", url_path="home", default=True),
+        _page("overview", "Overview", ":material/dashboard:", visibility="hidden"),
         _page("partners", "Partners", ":material/groups:"),
         _page("partner_detail", "Partner detail", ":material/person_search:"),
         _page("conversions", "Conversions", ":material/conversion_path:"),

@@ -18,6 +18,8 @@ from queries.access import Viewer, demo_personas, viewer_for_email
 
 _PERSONA = "w_persona"
 _SIGNED_IN = "auth.signed_in"
+#: The URL parameter that names the demo persona (demo mode only; ignored with sign-in).
+PERSONA_PARAMETER = "as"
 REQUIRE_AUTH_WITHOUT_PROVIDER = (
     "MAR_REQUIRE_AUTH is true but .streamlit/secrets.toml has no [auth] section; configure "
     "your OIDC provider as the README describes, or unset MAR_REQUIRE_AUTH for a demo."
@@ -82,7 +84,14 @@ def _demo_viewer() -> Viewer:
         for row in personas.iter_rows(named=True)
     ] or [Viewer(email="demo@localhost", role="management", name="Management")]
     labels = {v.email: _persona_label(v) for v in viewers}
-    st.session_state.setdefault(_PERSONA, viewers[0].email)
+    # The persona is kept in the URL (`?as=`), so a reload or a shared link keeps it.
+    wanted = st.query_params.get(PERSONA_PARAMETER)
+    if wanted is not None and wanted not in labels:
+        raise UserError(
+            f"There is no demo persona '{wanted[:60]}' (parameter '{PERSONA_PARAMETER}'); remove "
+            "it from the address to start as management."
+        )
+    st.session_state[_PERSONA] = wanted or st.session_state.get(_PERSONA, viewers[0].email)
     if st.session_state[_PERSONA] not in labels:
         st.session_state[_PERSONA] = viewers[0].email
     st.sidebar.selectbox(
@@ -91,13 +100,20 @@ def _demo_viewer() -> Viewer:
         key=_PERSONA,
         format_func=labels.__getitem__,
         help="Demo mode: try the dashboard as management or as one account manager.",
+        on_change=_persona_to_url,
     )
+    if wanted != st.session_state[_PERSONA]:
+        _persona_to_url()
     st.info(
         "Demo mode: no sign-in is configured, so anyone can pick a persona in the sidebar. "
         "Configure an OIDC provider to require sign-in.",
         icon=":material/science:",
     )
     return next(v for v in viewers if v.email == st.session_state[_PERSONA])
+
+
+def _persona_to_url() -> None:
+    st.query_params[PERSONA_PARAMETER] = st.session_state[_PERSONA]
 
 
 def _persona_label(viewer: Viewer) -> str:

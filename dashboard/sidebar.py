@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import streamlit as st
 
 from dashboard import data_access
+from dashboard.auth import PERSONA_PARAMETER
 from data.errors import UserError
 from data.logs import log
 from queries.filter_options import filter_options, labels, refuse_unknown
@@ -32,7 +33,7 @@ FIRST_DAY = dt.date(2020, 1, 1)
 _SAVED = "filters.url"
 _LABELS = "filters.labels"
 #: URL parameters that are not filters: the demo persona (dashboard/auth.py) and Streamlit's own.
-OTHER_PARAMETERS = ("as", "embed", "embed_options")
+OTHER_PARAMETERS = (PERSONA_PARAMETER, "embed", "embed_options")
 #: Filters without a sidebar widget (the as-of date, a page's grain) keep their URL value.
 _KEPT = tuple(spec.param for spec in VOCABULARY if spec.widget is None)
 _CHOSEN = tuple(spec for spec in VOCABULARY if spec.widget in ("select", "multiselect"))

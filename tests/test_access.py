@@ -474,6 +474,42 @@ def test_choosing_an_account_manager_persona_limits_the_partners_table(
     assert _partner_volumes_shown(app) == manager.partner_ids
 
 
+def test_a_chosen_persona_is_written_to_the_url(demo_app: AppTest, manager: Manager) -> None:
+    app = _open(demo_app, "overview")
+    app.selectbox(key="w_persona").select(manager.email).run()
+    assert app.query_params["as"] == manager.email
+
+
+def test_the_persona_in_the_url_survives_a_reload(demo_app: AppTest, manager: Manager) -> None:
+    # Issue 11: in demo mode the persona was lost on reload.
+    app = _open(demo_app, "partners", **{"as": manager.email})
+    assert app.selectbox(key="w_persona").value == manager.email
+    assert _partner_volumes_shown(app) == manager.partner_ids
+
+
+def test_an_account_manager_is_told_whose_partners_they_see(
+    demo_app: AppTest, manager: Manager, demo_url: str
+) -> None:
+    # Issue 11: no line said whose partners an account manager was looking at.
+    [(name,)] = _rows(
+        demo_url,
+        "SELECT name FROM account_managers WHERE id = :id",
+        id=manager.account_manager_id,
+    )
+    app = _open(demo_app, "overview", **{"as": manager.email})
+    expected = f"You are looking at the partners of {name}, and only at them."
+    assert expected in [caption.value for caption in app.caption]
+
+
+def test_an_unknown_persona_in_the_url_is_one_sentence(demo_app: AppTest) -> None:
+    app = _open(demo_app, "overview", **{"as": "nobody@example.com"})
+    assert [e.value for e in app.error] == [
+        "There is no demo persona 'nobody@example.com' (parameter 'as'); remove it from the "
+        "address to start as management."
+    ]
+    _assert_shows_no_data(app)
+
+
 def test_require_auth_without_a_provider_refuses_to_show_anything(
     demo_app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -360,6 +360,15 @@ def test_no_table_offers_a_download_outside_the_audited_button(
         expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
 
+def test_overview_is_reached_at_its_own_name_too(app: App, page: Page) -> None:
+    # Issue 11: /overview gave "Page not found" (the overview lives at /).
+    offset = app.server.log_offset()
+    _open(page, f"{app.server.url}/overview")
+    expect(page.locator("h1").first).to_have_text("Overview")
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    _assert_no_error(page, app.server, offset)
+
+
 def test_partner_detail_without_a_partner_offers_a_chooser(app: App, page: Page) -> None:
     offset = app.server.log_offset()
     _open(page, f"{app.server.url}/partner_detail")
