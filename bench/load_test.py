@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ PAGES = (
     ("throughput", "throughput"),
     ("reporting", "reporting"),
 )
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}
 SERVER_START_SECONDS = 90
 EXCEPTION = '[data-testid="stException"]'
 FINISHED = """() => {

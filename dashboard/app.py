@@ -69,7 +69,7 @@ def _screen(draw: Callable[[], None]) -> st.Page:
 
 def _route() -> st.Page:
     if not data_access.schema_exists():
-        return _screen(lambda: st.error(NO_SCHEMA))
+        return _screen(lambda: _problem(NO_SCHEMA))
     viewer = auth.current_viewer()
     if viewer is None:
         return _screen(lambda: None)

@@ -61,7 +61,7 @@ def cumulative_with_milestones(
             hovertemplate="%{x|%Y-%m-%d}: %{y:,d} installations<extra></extra>",
         )
     )
-    top = max(series["cumulative"].max() or 0, 1)
+    top = max(series.select(pl.col("cumulative").max()).item() or 0, 1)
     for row in milestones.iter_rows(named=True):
         if row["milestone"] <= top * 1.5:
             reached = row["reached_on"]
@@ -74,7 +74,8 @@ def cumulative_with_milestones(
                 annotation_position="top left",
             )
     row = projected.row(0, named=True) if not projected.is_empty() else {}
-    first, last = series["period"].min(), series["period"].max()
+    first: dt.date = series["period"].min()  # type: ignore[assignment]
+    last: dt.date = series["period"].max()  # type: ignore[assignment]
     # A projection far beyond the shown period would squash the real curve into a corner;
     # the page states its date in words instead.
     if row.get("projected_on") and row["projected_on"] - last <= last - first:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 import streamlit as st
@@ -134,19 +134,20 @@ def table(
     shown = labels.readable(
         frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
     )
-    event = st.dataframe(
-        shown,
-        hide_index=True,
-        placeholder="—",
-        column_config=_column_config(shown, headers or {}),
-        key=key or f"table-{report}",
-        on_select="rerun" if selectable else "ignore",
-        selection_mode="single-row",
-    )
-    download(frame if export is None else export, report)
-    if selectable:
-        return list(event.selection.rows)  # type: ignore[union-attr]
-    return []
+    options: dict[str, Any] = {
+        "hide_index": True,
+        "placeholder": "—",
+        "column_config": _column_config(shown, headers or {}),
+        "key": key or f"table-{report}",
+    }
+    exported = frame if export is None else export
+    if not selectable:
+        st.dataframe(shown, **options)
+        download(exported, report)
+        return []
+    event = st.dataframe(shown, on_select="rerun", selection_mode="single-row", **options)
+    download(exported, report)
+    return list(event.selection.rows)
 
 
 def download(frame: pl.DataFrame, report: str) -> None:

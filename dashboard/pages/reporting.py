@@ -27,9 +27,11 @@ st.caption(
 backlog = da.load(reporting_backlog, filters, due_day)
 cards = st.columns(3)
 cards[0].metric("Partners behind", ui.number(backlog.height), border=True)
-cards[1].metric("Missing reports", ui.number(backlog["missing_reports"].sum()), border=True)
+cards[1].metric("Missing reports", ui.number(int(backlog["missing_reports"].sum())), border=True)
 cards[2].metric(
-    "Unreported installations", ui.number(backlog["unreported_installations"].sum()), border=True
+    "Unreported installations",
+    ui.number(int(backlog["unreported_installations"].sum())),
+    border=True,
 )
 ui.table(
     most_urgent_first(backlog),
