@@ -230,3 +230,14 @@ def test_an_accepted_and_a_refused_import_are_logged_with_their_counts(
     assert "installations: 3 inserted, 0 updated, 0 unchanged" in lines[0]
     assert "accepted" in lines[0]
     assert "import refused: " in lines[1]
+
+
+def test_a_refused_url_parameter_is_logged(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, log_file: Path
+) -> None:
+    _small_network(sqlite_url)
+    monkeypatch.setenv("MAR_DATABASE_URL", sqlite_url)
+
+    open_page(app, "overview", product="NOPE")
+
+    assert "There is no product with the code 'NOPE'." in log_file.read_text()
