@@ -35,6 +35,19 @@ def _postgres_admin_engine() -> sa.Engine:
     return engine
 
 
+@pytest.fixture(autouse=True, scope="session")
+def session_log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Servers a module starts (browser, load test) log here, not to the checkout's log."""
+    path = tmp_path_factory.mktemp("log") / "mar-insight.log"
+    before = os.environ.get("MAR_LOG_FILE")
+    os.environ["MAR_LOG_FILE"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["MAR_LOG_FILE"]
+    else:
+        os.environ["MAR_LOG_FILE"] = before
+
+
 @pytest.fixture(autouse=True)
 def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test logs to a file of its own (data/logs.py), never to the checkout's log."""
