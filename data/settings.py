@@ -8,10 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from data.db import database_url
+from data.errors import UserError
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'mar-insight.sqlite'}"
@@ -54,7 +57,7 @@ class ComplianceRules:
 _RULES = ComplianceRules()
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError):
     """A configuration value is wrong; the message is one sentence naming the variable."""
 
 
@@ -74,6 +77,16 @@ class Settings(BaseSettings):
     connect_timeout_seconds: int = Field(default=5, ge=1)
     statement_timeout_seconds: int = Field(default=30, ge=1)
     require_auth: bool = False
+    #: Where the server and the CLI log; "-" writes to standard error (for containers).
+    log_file: str = str(DEFAULT_LOG_FILE)
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        """`postgresql://` and `postgres://` use psycopg2, the driver the project installs."""
+        return database_url(value)
+
     # Mail and alerts (`mar-insight digest` and `mar-insight alerts`).
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
