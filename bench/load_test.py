@@ -160,8 +160,6 @@ def serve(url: str, as_of: str, port: int, log: Path) -> Iterator[Server]:
         "true",
         "--browser.gatherUsageStats",
         "false",
-        "--server.fileWatcherType",  # measure the code as started, without reload overhead
-        "none",
     ]
     env = {**os.environ, "MAR_DATABASE_URL": url, "MAR_AS_OF": as_of}
     with log.open("wb") as output:

@@ -108,7 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     serve = command("serve", "start the dashboard (creates the SQLite demo database if missing)")
-    serve.add_argument("--port", type=int, default=8501, help="default 8501")
+    serve.add_argument(
+        "--port",
+        type=int,
+        help="default: Streamlit's own server.port setting (STREAMLIT_SERVER_PORT, its "
+        "config.toml files, else 8501)",
+    )
     return parser
 
 
@@ -275,9 +280,14 @@ def _alerts(engine: Engine, args: argparse.Namespace, settings: Settings) -> int
     return 2 if run.failures else 0
 
 
-def _serve(engine: Engine, settings: Settings, port: int) -> int:
+def _serve(engine: Engine, settings: Settings, port: int | None) -> int:
     """Start Streamlit; an empty SQLite database gets the demo data first, and an older one is
-    upgraded, so the embedded default works with one command on a fresh or updated machine."""
+    upgraded, so the embedded default works with one command on a fresh or updated machine.
+
+    Without `--port` Streamlit picks the port itself, so an operator's `server.port` in a
+    config file or `STREAMLIT_SERVER_PORT` is honoured; the production settings (no file
+    watcher) come from `.streamlit/config.toml` beside the app script.
+    """
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
             empty = not has_data_tables(connection)
@@ -286,5 +296,7 @@ def _serve(engine: Engine, settings: Settings, port: int) -> int:
             generate_demo(engine, as_of=settings.today())
         for step in upgrade_database(engine):
             print(f"Upgraded the database: {step}", file=sys.stderr)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", str(APP)]
+    if port is not None:
+        command += ["--server.port", str(port)]
     return subprocess.call(command, env={**os.environ, "MAR_DATABASE_URL": settings.database_url})
