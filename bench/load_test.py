@@ -22,22 +22,18 @@ import asyncio
 import dataclasses
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, Route, ViewportSize, async_playwright
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.server import HOST, serve, tracebacks
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,7 +44,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-HOST = "127.0.0.1"
 LOCAL_HOSTS = {None, "", HOST, "localhost", "::1"}
 DEFAULT_AS_OF = "2026-11-25"
 #: (name, URL path): the overview is the app's root URL.
@@ -61,7 +56,6 @@ PAGES = (
     ("reporting", "reporting"),
 )
 VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}
-SERVER_START_SECONDS = 90
 EXCEPTION = '[data-testid="stException"]'
 FINISHED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -108,81 +102,6 @@ def table(results: Results) -> str:
         )
         lines.append(f"| {name} | {len(values)} | {errors} | {' | '.join(figures)} |")
     return "\n".join(lines)
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback address, for a server of our own."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def healthy(base: str) -> bool:
-    """Whether the Streamlit server at `base` answers its health check."""
-    try:
-        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-            return bool(response.read().strip() == b"ok")
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@dataclasses.dataclass
-class Server:
-    """The running server: its base URL and process, for its CPU time."""
-
-    base: str
-    process: subprocess.Popen[bytes]
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far (Linux), else None."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def serve(url: str, as_of: str, port: int, log: Path) -> Iterator[Server]:
-    """Run `streamlit run streamlit_app.py` on 127.0.0.1:`port` until the block ends."""
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        HOST,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    env = {**os.environ, "MAR_DATABASE_URL": url, "MAR_AS_OF": as_of}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not healthy(base):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"streamlit did not start; its output:\n{log.read_text(errors='replace')}"
-                )
-            time.sleep(0.25)
-        yield Server(base, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 async def _only_localhost(route: Route) -> None:
@@ -257,15 +176,6 @@ async def drive(
     return results
 
 
-def _tracebacks(log: Path) -> tuple[int, str]:
-    """How many tracebacks the server logged, and the end of the first one."""
-    text = log.read_text(errors="replace")
-    marker = "Traceback (most recent call last)"
-    first = text.split(marker, 2)[1] if marker in text else ""
-    lines = [line for line in first.splitlines() if line.strip()]
-    return text.count(marker), "\n".join(lines[-8:])
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.load_test", description=__doc__)
     parser.add_argument("--url", required=True, help="database URL (SQLite or local PostgreSQL)")
@@ -295,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mar-load-") as scratch:
         log = Path(scratch) / "streamlit.log"
         started = time.perf_counter()
-        with serve(args.url, args.as_of, args.port or free_port(), log) as server:
+        env = {"MAR_DATABASE_URL": args.url, "MAR_AS_OF": args.as_of}
+        with serve(log, port=args.port, env=env) as server:
             idle_cpu = server.cpu_seconds()
             results = asyncio.run(
                 drive(
@@ -308,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             busy_cpu = server.cpu_seconds()
         wall = time.perf_counter() - started
-        tracebacks, first_traceback = _tracebacks(log)
+        errors_logged, first_traceback = tracebacks(log)
     url = database.render_as_string(hide_password=True)
     print(
         f"{args.sessions} sessions x {args.rounds} rounds x {len(PAGES)} pages on {url}, "
@@ -326,10 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  error on {page}: {message}")
     if results.unfinished:
         print(f"Not started (time limit reached): {results.unfinished} page loads")
-    print(f"Server tracebacks: {tracebacks}")
+    print(f"Server tracebacks: {errors_logged}")
     if first_traceback:
         print(f"End of the first one:\n{first_traceback}")
-    errors = len(results.errors) + tracebacks
+    errors = len(results.errors) + errors_logged
     print(f"Errors: {errors}")
     return 1 if errors or results.unfinished else 0
 

@@ -32,7 +32,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
+from bench.load_test import CHROMIUM, CHROMIUM_ARGS
+from bench.server import free_port, healthy
 from data import schema
 from data.db import make_engine
 from data.demo import generate_demo

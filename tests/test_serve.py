@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load_test import free_port, healthy
+from bench.server import free_port, healthy
 from data.db import make_engine
 from data.demo import generate_demo
 

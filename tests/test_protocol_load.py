@@ -1,0 +1,82 @@
+"""The protocol-level load driver runs end to end without a browser: small N, no times
+asserted, only that every view was made, none failed, and the report names both apps."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import protocol_load
+from bench.protocol_load import Session, View, Visit
+from bench.server import Server, serve
+from data.db import make_engine
+from data.demo import generate_demo
+
+AS_OF = dt.date(2026, 11, 25)
+
+
+@pytest.fixture
+def demo_url(sqlite_url: str) -> str:
+    engine = make_engine(sqlite_url)
+    try:
+        generate_demo(engine, installations=1_000, seed=5, as_of=AS_OF, progress=lambda *_: None)
+    finally:
+        engine.dispose()
+    return sqlite_url
+
+
+def test_two_sessions_visit_every_page_three_times_on_ours_and_the_floor_without_errors(
+    demo_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = protocol_load.main(
+        [
+            *("--url", demo_url, "--sessions", "2", "--floor", "--settle-seconds", "0"),
+            *("--as-of", AS_OF.isoformat()),
+        ]
+    )
+    output = capsys.readouterr().out
+    assert status == 0, output
+    # 8 pages (the management persona sees the audit log) x 3 rounds x 2 sessions.
+    assert "| ours | 2 | 48 | 0 |" in output
+    assert "| floor | 2 | 48 | 0 |" in output
+    assert "Errors: 0" in output
+
+
+@pytest.fixture
+def server(demo_url: str, tmp_path: Path) -> Iterator[Server]:
+    env = {"MAR_DATABASE_URL": demo_url, "MAR_AS_OF": AS_OF.isoformat()}
+    with serve(tmp_path / "streamlit.log", env=env) as running:
+        yield running
+
+
+async def _views(base_url: str, visits: list[Visit]) -> tuple[list[View], Session]:
+    session = Session(base_url)
+    await session.open()
+    try:
+        return [await session.visit(visit) for visit in visits], session
+    finally:
+        await session.close()
+
+
+def test_a_sidebar_change_sent_as_a_widget_state_reaches_the_url(server: Server) -> None:
+    visits = [
+        Visit("", "segment=education"),
+        Visit("stock", "segment=education", {"Segment": ["nonprofit"]}),
+    ]
+    views, session = asyncio.run(_views(server.base, visits))
+    assert [view.error for view in views] == [None, None]
+    assert "segment=nonprofit" in session.query.split("&")
+
+
+def test_a_view_that_shows_an_error_box_is_reported_with_its_page_and_message(
+    server: Server,
+) -> None:
+    views, _ = asyncio.run(_views(server.base, [Visit("partners", "partner=999999")]))
+    assert views[0].page == "partners"
+    assert views[0].error is not None
+    assert views[0].error.startswith("error box:")
+    assert "999999" in views[0].error
