@@ -8,10 +8,10 @@ import argparse
 import datetime as dt
 import getpass
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy import Engine
 
@@ -280,7 +280,7 @@ def _alerts(engine: Engine, args: argparse.Namespace, settings: Settings) -> int
     return 2 if run.failures else 0
 
 
-def _serve(engine: Engine, settings: Settings, port: int | None) -> int:
+def _serve(engine: Engine, settings: Settings, port: int | None) -> NoReturn:
     """Start Streamlit; an empty SQLite database gets the demo data first, and an older one is
     upgraded, so the embedded default works with one command on a fresh or updated machine.
 
@@ -299,4 +299,6 @@ def _serve(engine: Engine, settings: Settings, port: int | None) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(APP)]
     if port is not None:
         command += ["--server.port", str(port)]
-    return subprocess.call(command, env={**os.environ, "MAR_DATABASE_URL": settings.database_url})
+    # Streamlit replaces this process, so a stop signal (Ctrl-C, a service manager's SIGTERM)
+    # reaches the server itself instead of leaving it running without its parent.
+    os.execve(sys.executable, command, {**os.environ, "MAR_DATABASE_URL": settings.database_url})

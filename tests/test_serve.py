@@ -79,3 +79,10 @@ def test_serve_listens_on_the_port_in_the_operators_streamlit_config_file(
     (home / ".streamlit" / "config.toml").write_text(f"[server]\nport = {port}\n")
     with served(demo_url, {"HOME": str(home)}, tmp_path) as process:
         assert answers_on(port, process)
+
+
+def test_stopping_serve_stops_the_server_it_started(demo_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    with served(demo_url, {"STREAMLIT_SERVER_PORT": str(port)}, tmp_path) as process:
+        assert answers_on(port, process)
+    assert not healthy(f"http://127.0.0.1:{port}")
