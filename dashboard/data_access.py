@@ -58,9 +58,11 @@ def schema_exists() -> bool:
 @functools.cache
 def _cached_runner(ttl_seconds: int) -> Callable[..., pl.DataFrame]:
     @st.cache_data(ttl=ttl_seconds, show_spinner=False, max_entries=500)
-    def run(metric_name: str, filters: Filters, *args: Any) -> pl.DataFrame:
+    def run(metric_name: str, filters: Filters | None, *args: Any) -> pl.DataFrame:
         metric = _METRICS[metric_name]
         with engine().connect() as connection:
+            if filters is None:
+                return metric(connection, *args)
             return metric(connection, filters, *args)
 
     return run
@@ -69,8 +71,7 @@ def _cached_runner(ttl_seconds: int) -> Callable[..., pl.DataFrame]:
 _METRICS: dict[str, Metric] = {}
 
 
-def load(metric: Metric, filters: Filters, *args: Any) -> pl.DataFrame:
-    """The metric's frame for these filters, from the cache when it is fresh."""
+def _cached(metric: Metric, filters: Filters | None, *args: Any) -> pl.DataFrame:
     name = f"{metric.__module__}.{metric.__qualname__}"
     _METRICS.setdefault(name, metric)
     # Metrics take the grain as an argument; without it in the key, switching the grain
@@ -79,10 +80,15 @@ def load(metric: Metric, filters: Filters, *args: Any) -> pl.DataFrame:
     return _cached_runner(settings().cache_ttl_seconds)(name, rows, *args)
 
 
+def load(metric: Metric, filters: Filters, *args: Any) -> pl.DataFrame:
+    """The metric's frame for these filters, from the cache when it is fresh."""
+    return _cached(metric, filters, *args)
+
+
 def lookup(metric: Callable[[sa.Connection], pl.DataFrame]) -> pl.DataFrame:
-    """For the few lookups that take no filters (e.g. the product list)."""
-    with engine().connect() as connection:
-        return metric(connection)
+    """For the few lookups that take no filters (the product list, the demo personas), from
+    the same cache: the sidebar and the sign-in read them on every rerun."""
+    return _cached(metric, None)
 
 
 def clear_cache() -> None:
