@@ -1,6 +1,10 @@
 """Charts as pure functions from a metric frame to a Plotly figure.
 
 Colours are fixed per product and segment so the same thing has the same colour on every page.
+Each figure is built once per distinct frame and arguments and shared by every session:
+building figures through Plotly's validation was the largest part of a page view's server CPU
+(profile in the README's speed section).  Nothing changes a figure once built; `st.plotly_chart`
+only reads it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Sequence
 import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
+import streamlit as st
 
 from dashboard import labels
 
@@ -22,6 +27,9 @@ SUNSET_DATES = (
     (dt.date(2020, 12, 31), "31 Dec 2020: last RRP registration"),
     (dt.date(2021, 6, 30), "30 Jun 2021: RRP sell-by"),
 )
+
+
+_built_once = st.cache_resource(show_spinner=False, max_entries=256)
 
 
 def colour_map(values: Sequence[str]) -> dict[str, str]:
@@ -46,6 +54,7 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return figure
 
 
+@_built_once
 def cumulative_with_milestones(
     series: pl.DataFrame, milestones: pl.DataFrame, projected: pl.DataFrame, narrowed: bool
 ) -> go.Figure:
@@ -119,6 +128,7 @@ def _partial_notes(series: pl.DataFrame) -> list[str]:
     return [" (partial)" if partial else "" for partial in series["partial"]]
 
 
+@_built_once
 def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
     """Successful and failed installations per period, stacked; a partial period is drawn
     lighter and says "partial" on hover, so a short last week does not read as a drop."""
@@ -134,6 +144,7 @@ def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
     return _layout(figure, f"Installations per {grain}", grain.capitalize(), "Installations")
 
 
+@_built_once
 def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
     """Failed ÷ all attempts per period, in percent; partial periods say so on hover."""
     figure = px.line(series, x="period", y="failure_rate", markers=grain != "day")
@@ -148,6 +159,7 @@ def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
     return figure
 
 
+@_built_once
 def breakdown_bar(
     frame: pl.DataFrame, by: str, colours: dict[str, str] | None = None, limit: int = 20
 ) -> go.Figure:
@@ -166,6 +178,7 @@ def breakdown_bar(
     return figure
 
 
+@_built_once
 def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
     """One line per partner; the segments to and from a partial period are dashed and its
     point is hollow, so a short first or last period does not read as a collapse."""
@@ -210,6 +223,7 @@ def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
     )
 
 
+@_built_once
 def funnel(stages: pl.DataFrame) -> go.Figure:
     figure = go.Figure(
         go.Funnel(
@@ -224,6 +238,7 @@ def funnel(stages: pl.DataFrame) -> go.Figure:
     return figure
 
 
+@_built_once
 def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
     """Contracts signed and partners lost per month, with the RRP sunset dates marked."""
     figure = _bars(
@@ -244,6 +259,7 @@ def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
     return _layout(figure, "Conversions per month", "Month", "Partners")
 
 
+@_built_once
 def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
     figure = px.histogram(distribution, x="days", y="partners", histfunc="sum", nbins=30)
     figure.update_traces(
@@ -252,6 +268,7 @@ def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
     return _layout(figure, "Time to convert (contacted → contract signed)", "Days", "Partners")
 
 
+@_built_once
 def stock_by_product(stock: pl.DataFrame, in_view: bool) -> go.Figure:
     """The company's stock per product: MAR stock and partner stock, and when the view is
     narrowed to some partners, theirs apart from the other partners'."""
@@ -269,6 +286,7 @@ def stock_by_product(stock: pl.DataFrame, in_view: bool) -> go.Figure:
     return _layout(figure, "The company's keys in stock per product", "Product", "Keys")
 
 
+@_built_once
 def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go.Figure:
     """Days of cover per product as bars ending at the projected stock-out date."""
     shown = stock.filter(pl.col("stockout_date").is_not_null())
@@ -301,6 +319,7 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
     return figure
 
 
+@_built_once
 def late_reports(trend: pl.DataFrame) -> go.Figure:
     figure = _bars(
         trend,
