@@ -141,11 +141,13 @@ def table(
         "key": key or f"table-{report}",
     }
     exported = frame if export is None else export
+    # Arrow goes to the browser as it is; a Polars frame would pass through pandas first.
+    data = shown.to_arrow(compat_level=pl.CompatLevel.oldest())
     if not selectable:
-        st.dataframe(shown, **options)
+        st.dataframe(data, **options)
         download(exported, report)
         return []
-    event = st.dataframe(shown, on_select="rerun", selection_mode="single-row", **options)
+    event = st.dataframe(data, on_select="rerun", selection_mode="single-row", **options)
     download(exported, report)
     return list(event.selection.rows)
 
