@@ -48,25 +48,11 @@ def engine() -> sa.Engine:
     )
 
 
-@st.cache_resource
-def _databases_with_schema() -> set[str]:
-    return set()
-
-
 def schema_exists() -> bool:
     """Whether the database holds the product's tables; a schema older than the code raises
-    `UserError` with the sentence that names `mar-insight upgrade`.  Once found current they
-    are remembered for the server process (tables do not vanish under a running dashboard),
-    so a rerun does not read the catalogue again; a database without them is checked on every
-    rerun."""
-    seen = _databases_with_schema()
-    url = settings().database_url
-    if url not in seen:
-        with engine().connect() as connection:
-            if not (require_current_schema(connection) and has_schema(connection)):
-                return False
-        seen.add(url)
-    return True
+    `UserError` with the sentence that names `mar-insight upgrade`."""
+    with engine().connect() as connection:
+        return require_current_schema(connection) and has_schema(connection)
 
 
 @functools.cache
