@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from streamlit.testing.v1 import AppTest
 
-from bench.load_test import HOST, free_port, healthy
+from bench.server import HOST, free_port, healthy
 from cli.main import main as cli
 from dashboard import data_access
 from data import schema
