@@ -25,6 +25,7 @@ PAGES = (
     ("stock", "Keys & stock", ":material/key:"),
     ("throughput", "Throughput", ":material/speed:"),
     ("reporting", "Reporting", ":material/assignment_late:"),
+    ("compliance", "Compliance", ":material/gpp_maybe:"),
     ("audit", "Audit log", ":material/policy:"),
 )
 ROWS = 400

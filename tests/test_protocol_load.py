@@ -40,9 +40,9 @@ def test_two_sessions_visit_every_page_three_times_on_ours_and_the_floor_without
     )
     output = capsys.readouterr().out
     assert status == 0, output
-    # 8 pages (the management persona sees the audit log) x 3 rounds x 2 sessions.
-    assert "| ours | 2 | 48 | 0 |" in output
-    assert "| floor | 2 | 48 | 0 |" in output
+    # 9 pages (the management persona sees the audit log) x 3 rounds x 2 sessions.
+    assert "| ours | 2 | 54 | 0 |" in output
+    assert "| floor | 2 | 54 | 0 |" in output
     assert "Errors: 0" in output
 
 
