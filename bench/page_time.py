@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ViewportSize, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from bench.floor_app import PAGES
@@ -37,7 +37,7 @@ from bench.load_test import CHROMIUM, CHROMIUM_ARGS
 from bench.server import FLOOR_APP, OUR_APP, Server, serve, tracebacks
 
 DEFAULT_AS_OF = "2026-11-25"
-VIEWPORT = {"width": 1440, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 QUIET_MS = 500
 TIMEOUT_MS = 120_000
 #: Targets of issue 15, as ratios to the floor.

@@ -38,6 +38,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -234,9 +235,10 @@ class Session:
         elif kind == "alert" and element.alert.format == Alert.ERROR:
             error = f"error box: {element.alert.body[:200]}"
         elif kind is not None:
-            widget = getattr(element, kind)
-            if hasattr(widget, "id") and getattr(widget, "label", ""):
-                self._widget_ids[widget.label] = widget.id
+            widget: Any = getattr(element, kind)
+            label = getattr(widget, "label", None)
+            if label and hasattr(widget, "id"):
+                self._widget_ids[str(label)] = str(widget.id)
         if message.metadata.cacheable:
             self._cached[message.hash] = error
         return error

@@ -76,7 +76,7 @@ def _cached(metric: Metric, filters: Filters | None, *args: Any) -> pl.DataFrame
     _METRICS.setdefault(name, metric)
     # Metrics take the grain as an argument; without it in the key, switching the grain
     # keeps every other figure of the page in the cache.
-    rows = filters.without("report")
+    rows = None if filters is None else filters.without("report")
     return _cached_runner(settings().cache_ttl_seconds)(name, rows, *args)
 
 
