@@ -116,6 +116,7 @@ class Session:
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.pages: dict[str, str] = {}  # URL path → page script hash, from the navigation
+        self.visible: list[str] = []  # URL paths of the pages the navigation shows
         self.default_page = ""  # its URL path ("" when it is the root)
         self.default_title = ""
         self.query = ""  # the URL's query string after the last run, as the page set it
@@ -206,6 +207,7 @@ class Session:
             if kind == "navigation":
                 listed = message.navigation.app_pages
                 self.pages = {p.url_pathname: p.page_script_hash for p in listed}
+                self.visible = [p.url_pathname for p in listed if not p.is_hidden]
                 default = next((p for p in listed if p.is_default), None)
                 self.default_page = default.url_pathname if default else ""
                 self.default_title = default.page_name if default else ""
@@ -275,7 +277,7 @@ async def run_session(
         return [View(number, "", "", 0.0, f"could not connect: {type(exc).__name__}: {exc}")]
     try:
         views = [await session.visit(Visit("", plan([""], number)[0].query), number)]
-        pages = [page for page in session.pages if page != session.default_page]
+        pages = [page for page in session.visible if page != session.default_page]
         for visit in plan([session.default_page, *pages], number, rounds)[1:]:
             views.append(await session.visit(visit, number))
         return views
