@@ -74,7 +74,24 @@ def _route() -> st.Page:
     if viewer is None:
         return _screen(lambda: None)
     ui.set_viewer(viewer)
+    _replica_freshness()
     return st.navigation(_pages(viewer))
+
+
+def _replica_freshness() -> None:
+    """Say how old the figures are when the replica the dashboard reads from lags behind.
+
+    Nothing is shown on a primary, on SQLite, or while the lag stays within the setting.
+    """
+    lag = data_access.replica_lag()
+    if lag is None or lag.total_seconds() <= data_access.settings().replica_lag_warning_seconds:
+        return
+    seconds = int(lag.total_seconds())
+    behind = f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+    st.caption(
+        f":material/history: Figures are {behind} behind: the read replica is still "
+        "catching up with the primary, so the latest changes are not shown yet."
+    )
 
 
 def _problem(message: str) -> None:

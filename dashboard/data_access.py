@@ -1,12 +1,15 @@
-"""The dashboard's only door to the database: one cached engine, cached metric results.
+"""The dashboard's only door to the database: cached engines, cached metric results.
 
-Caching lives here and only here: the engine with `st.cache_resource`, metric frames with
+Reads go to `MAR_READ_DATABASE_URL` (a streaming replica when the operator runs one, else the
+primary); the few writes (the audit log) go to the primary, `MAR_DATABASE_URL`.
+Caching lives here and only here: the engines with `st.cache_resource`, metric frames with
 `st.cache_data` keyed by metric, filters (which carry the viewer's scope) and arguments, so one
 viewer's cached result never serves another scope.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +20,7 @@ import streamlit as st
 
 from data.db import make_engine
 from data.logs import configure_logging
+from data.replica import replica_lag as _replica_lag
 from data.schema import has_schema, require_current_schema
 from data.settings import Settings, load_settings
 from queries.filters import Filters
@@ -37,15 +41,39 @@ def settings() -> Settings:
     return _settings()
 
 
+#: How long one look at the replica's lag serves every session of the process.
+REPLICA_LAG_TTL_SECONDS = 15
+
+
 @st.cache_resource
-def engine() -> sa.Engine:
-    """One engine, with its bounded pool, for every session of the server process."""
+def _engine(url: str) -> sa.Engine:
+    """One engine per URL, with its bounded pool, for every session of the server process."""
     config = settings()
     return make_engine(
-        config.database_url,
+        url,
         connect_timeout_seconds=config.connect_timeout_seconds,
         statement_timeout_seconds=config.statement_timeout_seconds,
     )
+
+
+def engine() -> sa.Engine:
+    """The engine every read goes through: the replica when one is configured."""
+    return _engine(settings().reads_url)
+
+
+def primary_engine() -> sa.Engine:
+    """The engine for writes (the audit log): always the primary, never a read-only replica.
+
+    Without a replica it is the same engine (and pool) as `engine()`.
+    """
+    return _engine(settings().database_url)
+
+
+@st.cache_data(ttl=REPLICA_LAG_TTL_SECONDS, show_spinner=False)
+def replica_lag() -> dt.timedelta | None:
+    """How far the read engine's server is behind the primary; None when it is the primary."""
+    with engine().connect() as connection:
+        return _replica_lag(connection)
 
 
 def schema_exists() -> bool:

@@ -167,7 +167,7 @@ def download(frame: pl.DataFrame, report: str) -> None:
 
 
 def _record_download(report: str, params: dict[str, list[str]], rows: int) -> None:
-    with data_access.engine().begin() as connection:
+    with data_access.primary_engine().begin() as connection:
         record_export(connection, who=viewer().email, report=report, filters=params, row_count=rows)
     log.info("download %s by %s: %d rows, filters %s", report, viewer().email, rows, params)
 

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     return_closing_days: int = Field(default=_RULES.return_closing_days, ge=0)
     return_credit_days: int = Field(default=_RULES.return_credit_days, ge=1)
     rrp_sunset: dt.date = _RULES.rrp_sunset
+    # Scale-out: the dashboard may read from a streaming replica while writes (audit log,
+    # alert state) and every loader keep to database_url, the primary.
+    read_database_url: str | None = None
+    replica_lag_warning_seconds: int = Field(default=60, ge=1)
 
     @field_validator("milestones", mode="before")
     @classmethod
@@ -163,6 +167,20 @@ class Settings(BaseSettings):
         """The §4b thresholds as configured."""
         names = [field.name for field in dataclasses.fields(ComplianceRules)]
         return ComplianceRules(**{name: getattr(self, name) for name in names})
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _replica_driver(cls, value: object) -> object:
+        """`MAR_READ_DATABASE_URL=` in `.env` means no replica, not a database named ''; a URL
+        gets the same driver as the main one."""
+        if isinstance(value, str):
+            return database_url(value) if value.strip() else None
+        return value
+
+    @property
+    def reads_url(self) -> str:
+        """Where the dashboard reads: the replica when one is configured, else the primary."""
+        return self.read_database_url or self.database_url
 
     def today(self) -> dt.date:
         """The as-of date: the configured one for deterministic demos, else today in UTC."""

@@ -8,17 +8,11 @@ binaries the module is skipped, or fails under `CI=true`.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import datetime as dt
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -26,6 +20,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from bench.topology import Cluster, missing_postgres_binaries
 from dashboard import data_access
 from data.db import make_engine
 from data.demo import generate_demo
@@ -34,7 +29,6 @@ from queries.filters import Filters
 from queries.volumes import partner_volumes
 from tests.apptest_support import APP
 
-PG_BIN = Path(os.environ.get("MAR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 AS_OF = dt.date(2026, 11, 25)
 MAX_CONNECTIONS = 10
 POOL_SIZE = 5
@@ -43,91 +37,15 @@ THREADS = 20
 RUN_TIMEOUT_SECONDS = 60
 
 
-@dataclasses.dataclass
-class Cluster:
-    """A PostgreSQL cluster in `directory`, run by the `postgres` OS user when we are root."""
-
-    directory: Path
-    port: int
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
-
-    def pg_ctl(self, *args: str) -> None:
-        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args)
-
-    def start(self) -> None:
-        self.pg_ctl("-l", str(self.directory / "server.log"), "-w", "-t", "60", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self.pg_ctl("-m", mode, "-w", "-t", "60", "stop")
-
-    def running(self) -> bool:
-        try:
-            self.pg_ctl("status")
-        except subprocess.CalledProcessError:
-            return False
-        return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _missing_binaries() -> str | None:
-    for name in ("initdb", "pg_ctl"):
-        if not (PG_BIN / name).exists():
-            return f"{PG_BIN / name} is missing; install PostgreSQL 15 to run these tests."
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "runuser is missing; initdb and pg_ctl refuse to run as root without it."
-    return None
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A fresh cluster with the schema and a small demo, stopped and deleted at teardown."""
-    if problem := _missing_binaries():
+    if problem := missing_postgres_binaries():
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
         pytest.skip(problem)
-    directory = Path(tempfile.mkdtemp(prefix="mar-faults-"))
-    if os.geteuid() == 0:
-        shutil.chown(directory, user="postgres", group="postgres")
-    owned = Cluster(directory, _free_port())
+    owned = Cluster.create("mar-faults-", {"max_connections": str(MAX_CONNECTIONS)})
     try:
-        owned.run(
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(owned.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        )
-        settings = {
-            "port": str(owned.port),
-            "listen_addresses": "'127.0.0.1'",
-            "unix_socket_directories": f"'{directory}'",
-            "max_connections": str(MAX_CONNECTIONS),
-            "fsync": "off",
-            "full_page_writes": "off",
-            "synchronous_commit": "off",
-        }
-        with (owned.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
         owned.start()
         engine = make_engine(owned.url)
         try:
@@ -138,9 +56,7 @@ def cluster() -> Iterator[Cluster]:
             engine.dispose()
         yield owned
     finally:
-        if owned.running():
-            owned.stop("immediate")
-        shutil.rmtree(directory, ignore_errors=True)
+        owned.remove()
 
 
 @pytest.fixture
