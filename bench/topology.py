@@ -125,6 +125,7 @@ class Cluster:
             "-R",
             "-X",
             "stream",
+            "--checkpoint=fast",  # a spread checkpoint kept it waiting for about a minute
             "--no-sync",
         )
         replica.configure({})
