@@ -167,11 +167,14 @@ def test_new_browsers_are_spread_over_both_processes(site: Site) -> None:
 def test_browsers_of_a_stopped_process_go_on_with_the_other(site: Site) -> None:
     stopped, other = site.dashboards
     keys: list[str] = []
-    while len(keys) < 3:  # browsers that were on the process about to stop
+    for _ in range(60):  # new browsers until three landed on the process about to stop
         jar = CookieJar()
         _open_app(site, jar)
         if _served_by(site, _affinity(jar)) == {site.process(stopped)}:
             keys.append(_affinity(jar))
+        if len(keys) == 3:
+            break
+    assert len(keys) == 3, "nginx sent no new browser to the first process"
     stopped.stop()
     https = urllib.request.HTTPSHandler(context=site.proxy.trusting_context())
     try:
