@@ -37,6 +37,8 @@ from bench.topology import (
 from data.db import make_engine
 from data.demo import generate_demo
 
+#: One worker runs the whole module, so its topology is built once.
+pytestmark = pytest.mark.xdist_group("deploy")
 AS_OF = dt.date(2026, 11, 25)
 LOG_WAIT_SECONDS = 10
 

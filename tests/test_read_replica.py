@@ -28,6 +28,8 @@ from data.replica import replica_lag
 from data.settings import load_settings
 from tests.apptest_support import APP, PAGES, open_page
 
+#: One worker runs the whole module, so its topology is built once.
+pytestmark = pytest.mark.xdist_group("read-replica")
 AS_OF = dt.date(2026, 11, 25)
 #: Every page of the management persona, which also sees the audit log.
 ALL_PAGES = (*PAGES, "audit")
