@@ -24,13 +24,12 @@ import ssl
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.server import HOST, ROOT, free_port, healthy
+
 DEPLOY = ROOT / "deploy"
 SITE = DEPLOY / "nginx" / "mar-insight.conf"
 UNIT = DEPLOY / "systemd" / "mar-insight@.service"
@@ -39,7 +38,6 @@ ENVIRONMENT = DEPLOY / "systemd" / "mar-insight.env"
 INSTALLED_AT = "/opt/mar-insight"
 PG_BIN = Path(os.environ.get("MAR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NGINX = Path("/usr/sbin/nginx")
-HOST = "127.0.0.1"
 START_SECONDS = 90
 
 
@@ -50,14 +48,6 @@ def _replace_once(pattern: str, replacement: str, text: str, source: Path) -> st
     if found != 1:
         raise ValueError(f"{source} should hold exactly one line matching {pattern!r}")
     return text
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def missing_postgres_binaries() -> str | None:
@@ -186,15 +176,6 @@ def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{log.name}: did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.2)
-
-
-def healthy(base: str, context: ssl.SSLContext | None = None) -> bool:
-    """Whether a dashboard (or the proxy in front of it) answers its health check."""
-    try:
-        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2, context=context) as r:
-            return bool(r.read().strip() == b"ok")
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 # --- dashboard processes, as the systemd unit starts them ---------------------------------
