@@ -48,11 +48,11 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.exceptions import WebSocketException
 
 from bench.protocol_load import Session, View, Visit, plan
+from bench.server import free_port
 from bench.topology import (
     Cluster,
     Dashboard,
     Proxy,
-    free_port,
     missing_nginx,
     missing_postgres_binaries,
     proxy,

@@ -23,11 +23,10 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from bench.server import HOST, free_port
 from bench.topology import (
-    HOST,
     Dashboard,
     Proxy,
-    free_port,
     missing_nginx,
     proxy,
     render_environment,
