@@ -224,6 +224,7 @@ def run_alerts(engine: sa.Engine, settings: Settings, *, as_of: dt.date, send: b
         cover_warning_days=settings.cover_warning_days,
         stuck_conversion_days=settings.stuck_conversion_days,
         report_due_day=settings.report_due_day,
+        rules=settings.compliance_rules(),
     )
     with engine.begin() as connection:
         ensure_schema(connection)

@@ -76,6 +76,7 @@ def options_from(settings: Settings) -> DigestOptions:
         cover_warning_days=settings.cover_warning_days,
         stuck_conversion_days=settings.stuck_conversion_days,
         report_due_day=settings.report_due_day,
+        rules=settings.compliance_rules(),
     )
 
 

@@ -11,15 +11,24 @@ about, or to management when it concerns the company (stock) or a partner withou
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 
+import polars as pl
 import sqlalchemy as sa
 
-from data.settings import DEFAULT_REPORT_DUE_DAY
+from data.settings import DEFAULT_REPORT_DUE_DAY, ComplianceRules
+from queries.activations import activation_denials
+from queries.citizenship import BREACHES, citizenship_caps
 from queries.conversions import stuck_conversions
 from queries.filters import Filters
+from queries.misuse import duplicate_device_keys
 from queries.reporting import reporting_backlog
 from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
+
+#: A denial is news for four weeks: its alert starts with the first denial of a partner and
+#: code and clears when four weeks pass without another.
+RECENT_DAYS = 28
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +38,7 @@ class AlertThresholds:
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
     stuck_conversion_days: int = 30
     report_due_day: int = DEFAULT_REPORT_DUE_DAY
+    rules: ComplianceRules = dataclasses.field(default_factory=ComplianceRules)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +136,80 @@ def stuck_conversion(
     ]
 
 
+def new_denial(connection: sa.Connection, filters: Filters, _: AlertThresholds) -> list[Condition]:
+    """One condition per partner and activation code with keys denied in the last
+    `RECENT_DAYS` days."""
+    recent = filters.replace(date_from=filters.as_of - dt.timedelta(days=RECENT_DAYS - 1))
+    return [
+        Condition(
+            rule="new_denial",
+            subject=f"partner:{row['partner_id']}:code:{row['code']}",
+            partner_id=row["partner_id"],
+            message=(
+                f"{row['partner_name']} (#{row['partner_id']}): {row['keys']} key(s) denied "
+                f"with code {row['code'] or '(none)'} ({row['meaning']}) in the last "
+                f"{RECENT_DAYS} days."
+            ),
+            page="partner_detail",
+            params={"partner": [str(row["partner_id"])]},
+        )
+        for row in activation_denials(connection, recent).iter_rows(named=True)
+    ]
+
+
+def duplicate_device(
+    connection: sa.Connection, filters: Filters, _: AlertThresholds
+) -> list[Condition]:
+    """One condition per device bound to two or more keys and partner holding one of them:
+    each partner's manager hears of their part, with how many keys share the device."""
+    keys = duplicate_device_keys(connection, filters).with_columns(
+        pl.len().over("device").alias("shared")
+    )
+    per_partner = keys.group_by(
+        "device", "partner_id", "partner_name", "shared", maintain_order=True
+    ).agg(pl.len().alias("own"), pl.col("bound_on").max().alias("last_bound"))
+    return [
+        Condition(
+            rule="duplicate_device",
+            subject=f"device:{row['device']}:partner:{row['partner_id']}",
+            partner_id=row["partner_id"],
+            message=(
+                f"{row['partner_name']} (#{row['partner_id']}): the PC {row['device']} is bound "
+                f"to {row['shared']} keys, {row['own']} of them this partner's (last bound "
+                f"{row['last_bound']})."
+            ),
+            page="partner_detail",
+            params={"partner": [str(row["partner_id"])]},
+        )
+        for row in per_partner.iter_rows(named=True)
+    ]
+
+
+def over_cap_month(
+    connection: sa.Connection, filters: Filters, thresholds: AlertThresholds
+) -> list[Condition]:
+    """One condition per TPR and month (this one or the last) over its citizenship cap or
+    with more Office than Windows units; whole months, so the counts are the cap's."""
+    last_month = (filters.as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    months = filters.replace(date_from=last_month, date_to=filters.as_of)
+    caps = citizenship_caps(connection, months, thresholds.rules)
+    return [
+        Condition(
+            rule="over_cap_month",
+            subject=f"partner:{row['partner_id']}:month:{row['month']}",
+            partner_id=row["partner_id"],
+            message=(
+                f"{row['partner_name']} (#{row['partner_id']}) took {row['windows_units']:,} "
+                f"Windows and {row['office_units']:,} Office citizenship units in "
+                f"{row['month']:%Y-%m} ({row['status'].replace('_', ' ')}; cap {row['cap']:,})."
+            ),
+            page="partner_detail",
+            params={"partner": [str(row["partner_id"])]},
+        )
+        for row in caps.filter(pl.col("status").is_in(BREACHES)).iter_rows(named=True)
+    ]
+
+
 RULES: tuple[AlertRule, ...] = (
     AlertRule(
         "low_stock_cover",
@@ -137,6 +221,13 @@ RULES: tuple[AlertRule, ...] = (
         "stuck_conversion",
         "a former RRP waits longer than MAR_STUCK_CONVERSION_DAYS at its stage",
         stuck_conversion,
+    ),
+    AlertRule("new_denial", "Microsoft denied a key's activation in the last 28 days", new_denial),
+    AlertRule("duplicate_device", "one PC is bound to two or more keys", duplicate_device),
+    AlertRule(
+        "over_cap_month",
+        "a TPR took more citizenship units this month or last than its cap allows",
+        over_cap_month,
     ),
 )
 

@@ -16,10 +16,11 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
-from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY
+from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY, ComplianceRules
 from queries.conversions import stuck_conversions
 from queries.filters import Filters
 from queries.kpis import KPIS, overview_kpis
+from queries.partner_risk import partner_risk
 from queries.reporting import newly_behind_on_reporting, reporting_backlog
 from queries.scope import partners_narrowed
 from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
@@ -38,6 +39,7 @@ class DigestOptions:
     cover_warning_days: int = DEFAULT_COVER_WARNING_DAYS
     stuck_conversion_days: int = 30
     report_due_day: int = DEFAULT_REPORT_DUE_DAY
+    rules: ComplianceRules = dataclasses.field(default_factory=ComplianceRules)
 
 
 SectionBuilder = Callable[[sa.Connection, Filters, DigestOptions], pl.DataFrame]
@@ -123,6 +125,12 @@ def _stock_warnings(
     )
 
 
+def _partner_risk(
+    connection: sa.Connection, filters: Filters, options: DigestOptions
+) -> pl.DataFrame:
+    return partner_risk(connection, filters, options.rules)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("kpis", "This week at a glance", "overview", "No figures.", kpi_changes),
     Section(
@@ -155,6 +163,15 @@ SECTIONS: tuple[Section, ...] = (
         "stock",
         "Every product has enough days of cover.",
         _stock_warnings,
+    ),
+    Section(
+        "partner_risk",
+        "Compliance flags",
+        "partners",
+        "No partner raised a compliance flag this week.",
+        _partner_risk,
+        attachment="partner-risk",
+        shown=("partner_id", "partner_name", "flags", "reasons"),
     ),
 )
 

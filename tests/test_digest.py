@@ -155,8 +155,8 @@ def test_the_backlog_attachment_is_the_reporting_backlog_csv(
     db: sa.Engine, chart_png: bytes
 ) -> None:
     attachments = _attachments(_digest(db, BOSS, chart_png))
-    assert list(attachments) == ["mar-insight_reporting-backlog_2021-06-24_2021-06-30.csv"]
-    rows = list(csv.DictReader(io.StringIO(next(iter(attachments.values())))))
+    backlog = attachments["mar-insight_reporting-backlog_2021-06-24_2021-06-30.csv"]
+    rows = list(csv.DictReader(io.StringIO(backlog)))
     # Alpha: May report due 10 June, missing for 20 days; Gamma: due 25 June, 5 days.
     assert [(r["partner_name"], r["oldest_due"], r["days_overdue"]) for r in rows] == [
         ("Alpha", "2021-06-10", "20"),
@@ -210,7 +210,15 @@ def test_each_section_links_to_its_dashboard_view_with_the_weeks_filters(
     query = "?from=2021-06-24&to=2021-06-30&as_of=2021-06-30"
     assert links == [
         f"https://insight.mar.example/{page}{query}"
-        for page in ("overview", "reporting", "reporting", "conversions", "stock", "throughput")
+        for page in (
+            "overview",
+            "reporting",
+            "reporting",
+            "conversions",
+            "stock",
+            "partners",
+            "throughput",
+        )
     ]
 
 
