@@ -24,9 +24,14 @@ def rules() -> ComplianceRules:
     return da.settings().compliance_rules()
 
 
+def _partner_risk(filters: Filters) -> pl.DataFrame:
+    """The flags with the configured rules and report due day, as the Reporting page uses."""
+    return da.load(partner_risk, filters, rules(), da.settings().report_due_day)
+
+
 def risk(filters: Filters) -> pl.DataFrame:
     """Partners with flags, most first; selecting a row opens the partner."""
-    flagged = da.load(partner_risk, filters, rules())
+    flagged = _partner_risk(filters)
     ui.partner_table(
         flagged,
         "partner-risk",
@@ -128,7 +133,7 @@ def coa(filters: Filters) -> None:
 
 def partner(filters: Filters) -> None:
     """One partner's flags and the rows that raised them (the filters name the partner)."""
-    flagged = da.load(partner_risk, filters, rules())
+    flagged = _partner_risk(filters)
     if flagged.is_empty():
         st.success("No compliance flag for this partner in this date range.")
         return

@@ -128,7 +128,7 @@ def _stock_warnings(
 def _partner_risk(
     connection: sa.Connection, filters: Filters, options: DigestOptions
 ) -> pl.DataFrame:
-    return partner_risk(connection, filters, options.rules)
+    return partner_risk(connection, filters, options.rules, options.report_due_day)
 
 
 SECTIONS: tuple[Section, ...] = (

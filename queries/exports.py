@@ -53,7 +53,7 @@ REPORTS: dict[str, ReportBuilder] = {
     "duplicate-devices": lambda c, f, o: duplicate_devices(c, f),
     "citizenship-caps": lambda c, f, o: citizenship_caps(c, f, o.rules),
     "return-window": lambda c, f, o: return_window(c, f, o.rules),
-    "partner-risk": lambda c, f, o: partner_risk(c, f, o.rules),
+    "partner-risk": lambda c, f, o: partner_risk(c, f, o.rules, o.report_due_day),
 }
 
 

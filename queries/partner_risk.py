@@ -12,7 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.schema import partners
-from data.settings import ComplianceRules
+from data.settings import DEFAULT_REPORT_DUE_DAY, ComplianceRules
 from queries.activations import partner_denial_rates
 from queries.citizenship import BREACHES, citizenship_caps
 from queries.coa import coa_after_sunset
@@ -51,9 +51,10 @@ def significant_discrepancy(reports: pl.DataFrame) -> pl.DataFrame:
 
 
 def flagged_partners(
-    connection: sa.Connection, filters: Filters, rules: ComplianceRules
+    connection: sa.Connection, filters: Filters, rules: ComplianceRules, due_day: int
 ) -> dict[str, set[int]]:
-    """For each flag, the partners in view it applies to."""
+    """For each flag, the partners in view it applies to; `due_day` is the reporting pages'
+    (`MAR_REPORT_DUE_DAY`), so a partner is behind here exactly when it is there."""
     rates = partner_denial_rates(connection, filters)
     caps = citizenship_caps(connection, filters, rules)
     found: dict[str, Iterable[int | None]] = {
@@ -64,8 +65,8 @@ def flagged_partners(
         "key_reused": reused_keys(connection, filters)["partner_id"],
         "over_cap": caps.filter(pl.col("status").is_in(BREACHES))["partner_id"],
         "stuck_keys": stuck_keys(connection, filters, rules)["partner_id"],
-        "behind_on_reporting": reporting_backlog(connection, filters)["partner_id"],
-        "report_discrepancy": significant_discrepancy(report_status(connection, filters))[
+        "behind_on_reporting": reporting_backlog(connection, filters, due_day)["partner_id"],
+        "report_discrepancy": significant_discrepancy(report_status(connection, filters, due_day))[
             "partner_id"
         ],
         "coa_after_sunset": coa_after_sunset(connection, filters, rules)["partner_id"],
@@ -74,7 +75,10 @@ def flagged_partners(
 
 
 def partner_risk(
-    connection: sa.Connection, filters: Filters, rules: ComplianceRules | None = None
+    connection: sa.Connection,
+    filters: Filters,
+    rules: ComplianceRules | None = None,
+    due_day: int = DEFAULT_REPORT_DUE_DAY,
 ) -> pl.DataFrame:
     """One row per partner in view with at least one flag, most flags first, then partner id.
 
@@ -83,12 +87,12 @@ def partner_risk(
     date), `key_reused` (one of its keys has two or more successful installations by then),
     `over_cap` (a month over its citizenship cap or with more Office than Windows units in
     the range), `stuck_keys` (a stuck key at the as-of date), `behind_on_reporting` (in the
-    reporting backlog), `report_discrepancy` (a submitted report of a period in the range off
-    by more than max(5, 10 % of actual)), `coa_after_sunset` (any in the range).  `flags`
-    counts them, `reasons` names them joined by `;`, and one true/false column per flag
-    says which.
+    reporting backlog, a month without a report row due on day `due_day` of the next),
+    `report_discrepancy` (a submitted report of a period in the range off by more than
+    max(5, 10 % of actual)), `coa_after_sunset` (any in the range).  `flags` counts them,
+    `reasons` names them joined by `;`, and one true/false column per flag says which.
     """
-    flagged = flagged_partners(connection, filters, rules or ComplianceRules())
+    flagged = flagged_partners(connection, filters, rules or ComplianceRules(), due_day)
     names = fetch(
         connection,
         sa.select(partners.c.id, partners.c.name).where(*partner_conditions(filters)),

@@ -137,6 +137,26 @@ def test_a_quiet_database_has_no_risk(engine: sa.Engine) -> None:
     assert _risk(engine) == []
 
 
+def test_the_reporting_flag_follows_the_report_due_day_given(engine: sa.Engine) -> None:
+    """A May installation and no report row: due 10 June by default, so behind on 12 June;
+    due on the 15th, not yet."""
+    with engine.begin() as conn:
+        add_account_manager(conn, 1)
+        add_partner(conn, 1, "Late", manager=1)
+        add_product(conn, W11P, "W11P")
+        add_installation(conn, None, 1, W11P, "2021-05-20 10:00")
+    june_12 = JUNE.replace(as_of=dt.date(2021, 6, 12))
+
+    with engine.connect() as conn:
+        by_default = partner_risk(conn, june_12)
+        on_the_15th = partner_risk(conn, june_12, due_day=15)
+
+    assert list(by_default.select("partner_name", "reasons").iter_rows()) == [
+        ("Late", "behind_on_reporting")
+    ]
+    assert on_the_15th.is_empty()
+
+
 def test_a_discrepancy_counts_above_five_units_and_above_ten_percent() -> None:
     reports = pl.DataFrame(
         {
