@@ -136,6 +136,13 @@ def stuck_conversion(
     ]
 
 
+def _on_compliance_page(window: Filters, partner_id: int) -> dict[str, list[str]]:
+    """The Compliance page's filters for a condition: the partner and the rule's own window,
+    as-of date included, so the link shows the rows that raised the alert on the day it
+    started."""
+    return window.replace(partner_ids=(partner_id,)).to_params()
+
+
 def new_denial(connection: sa.Connection, filters: Filters, _: AlertThresholds) -> list[Condition]:
     """One condition per partner and activation code with keys denied in the last
     `RECENT_DAYS` days."""
@@ -150,8 +157,8 @@ def new_denial(connection: sa.Connection, filters: Filters, _: AlertThresholds) 
                 f"with code {row['code'] or '(none)'} ({row['meaning']}) in the last "
                 f"{RECENT_DAYS} days."
             ),
-            page="partner_detail",
-            params={"partner": [str(row["partner_id"])]},
+            page="compliance",
+            params=_on_compliance_page(recent, row["partner_id"]),
         )
         for row in activation_denials(connection, recent).iter_rows(named=True)
     ]
@@ -178,8 +185,8 @@ def duplicate_device(
                 f"to {row['shared']} keys, {row['own']} of them this partner's (last bound "
                 f"{row['last_bound']})."
             ),
-            page="partner_detail",
-            params={"partner": [str(row["partner_id"])]},
+            page="compliance",
+            params=_on_compliance_page(filters, row["partner_id"]),
         )
         for row in per_partner.iter_rows(named=True)
     ]
@@ -203,8 +210,8 @@ def over_cap_month(
                 f"Windows and {row['office_units']:,} Office citizenship units in "
                 f"{row['month']:%Y-%m} ({row['status'].replace('_', ' ')}; cap {row['cap']:,})."
             ),
-            page="partner_detail",
-            params={"partner": [str(row["partner_id"])]},
+            page="compliance",
+            params=_on_compliance_page(months, row["partner_id"]),
         )
         for row in caps.filter(pl.col("status").is_in(BREACHES)).iter_rows(named=True)
     ]

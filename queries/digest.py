@@ -167,7 +167,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "partner_risk",
         "Compliance flags",
-        "partners",
+        "compliance",
         "No partner raised a compliance flag this week.",
         _partner_risk,
         attachment="partner-risk",

@@ -128,3 +128,17 @@ def test_a_denial_alert_clears_once_four_weeks_pass_without_another(
     started, cleared = _bodies(smtp, ANNA)
     assert started.startswith("New:\n- Alpha (#1): 1 key(s) denied")
     assert cleared.startswith("Cleared, no longer true:\n- Alpha (#1): 1 key(s) denied")
+
+
+def test_compliance_alerts_link_to_the_compliance_page_with_the_rules_window(
+    db: sa.Engine, smtp: SmtpSink
+) -> None:
+    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    page = "https://insight.mar.example/compliance"
+    # Denials: the 28 days ending 30 June start on 3 June.
+    (anna,) = _bodies(smtp, ANNA)
+    assert f"{page}?from=2021-06-03&to=2021-06-30&as_of=2021-06-30&partner=1\n" in anna
+    # The device: the alerts' default year ending 30 June; the cap: May and June.
+    (bert,) = _bodies(smtp, BERT)
+    assert f"{page}?from=2020-07-01&to=2021-06-30&as_of=2021-06-30&partner=3\n" in bert
+    assert f"{page}?from=2021-05-01&to=2021-06-30&as_of=2021-06-30&partner=3\n" in bert

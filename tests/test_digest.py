@@ -216,7 +216,7 @@ def test_each_section_links_to_its_dashboard_view_with_the_weeks_filters(
             "reporting",
             "conversions",
             "stock",
-            "partners",
+            "compliance",
             "throughput",
         )
     ]
