@@ -137,8 +137,8 @@ def test_compliance_alerts_link_to_the_compliance_page_with_the_rules_window(
     page = "https://insight.mar.example/compliance"
     # Denials: the 28 days ending 30 June start on 3 June.
     (anna,) = _bodies(smtp, ANNA)
-    assert f"{page}?from=2021-06-03&to=2021-06-30&as_of=2021-06-30&partner=1\n" in anna
+    assert f"{page}?as_of=2021-06-30&from=2021-06-03&to=2021-06-30&partner=1\n" in anna
     # The device: the alerts' default year ending 30 June; the cap: May and June.
     (bert,) = _bodies(smtp, BERT)
-    assert f"{page}?from=2020-07-01&to=2021-06-30&as_of=2021-06-30&partner=3\n" in bert
-    assert f"{page}?from=2021-05-01&to=2021-06-30&as_of=2021-06-30&partner=3\n" in bert
+    assert f"{page}?as_of=2021-06-30&from=2020-07-01&to=2021-06-30&partner=3\n" in bert
+    assert f"{page}?as_of=2021-06-30&from=2021-05-01&to=2021-06-30&partner=3\n" in bert

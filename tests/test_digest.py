@@ -207,7 +207,7 @@ def test_each_section_links_to_its_dashboard_view_with_the_weeks_filters(
         for line in text.get_content().splitlines()
         if line.startswith("Open in the dashboard: ")
     ]
-    query = "?from=2021-06-24&to=2021-06-30&as_of=2021-06-30"
+    query = "?as_of=2021-06-30&from=2021-06-24&to=2021-06-30"
     assert links == [
         f"https://insight.mar.example/{page}{query}"
         for page in (
