@@ -27,7 +27,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from bench.load_test import CHROMIUM, CHROMIUM_ARGS, free_port, healthy
+from bench.load_test import CHROMIUM, CHROMIUM_ARGS
+from bench.server import free_port, healthy
 from data.db import make_engine
 from data.settings import Settings, load_settings
 from notify.digest import run_digest
@@ -52,8 +53,9 @@ PAGES = (
     ("stock", "stock", "Keys & stock"),
     ("throughput", "throughput", "Throughput"),
     ("reporting", "reporting", "Reporting"),
+    ("compliance", "compliance", "Compliance"),
 )
-ACCOUNT_MANAGER_PAGES = ("overview", "stock", "reporting")
+ACCOUNT_MANAGER_PAGES = ("overview", "stock", "reporting", "compliance")
 
 
 def _wait(page: Page) -> None:
