@@ -27,10 +27,18 @@ from data.rollups import refresh_all
 from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
 from data.upgrade import upgrade_database
+from i18n import LANGUAGES
 from notify.alerts import run_alerts
 from notify.digest import run_digest
 from queries.access import viewer_for_email
-from queries.exports import REPORTS, ReportOptions, build_report, to_csv
+from queries.exports import (
+    REPORTS,
+    ReportOptions,
+    audited_report,
+    build_report,
+    to_csv,
+    to_excel_csv,
+)
 from queries.filter_options import check_filters
 from queries.filters import VOCABULARY, Filters
 
@@ -81,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar=spec.param.upper(),
             help=spec.cli_help,
         )
+    export.add_argument(
+        "--excel",
+        choices=LANGUAGES,
+        metavar="LANGUAGE",
+        help="a CSV for Excel in this language (de, fr: semicolons and decimal commas; "
+        "UTF-8 with BOM) instead of the machine CSV",
+    )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument(
         "--as-user",
@@ -210,11 +225,11 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         record_export(
             connection,
             who=who,
-            report=args.report,
+            report=audited_report(args.report, args.excel),
             filters=filters.to_params(),
             row_count=frame.height,
         )
-        body = to_csv(frame)
+        body = to_excel_csv(frame, args.excel) if args.excel else to_csv(frame)
     log.info(
         "export %s by %s: %d rows, filters %s", args.report, who, frame.height, filters.caption()
     )
