@@ -32,8 +32,9 @@ CUSTOM = "Custom range"
 FIRST_DAY = dt.date(2020, 1, 1)
 _SAVED = "filters.url"
 _LABELS = "filters.labels"
-#: URL parameters that are not filters: the demo persona (dashboard/auth.py) and Streamlit's own.
-OTHER_PARAMETERS = (PERSONA_PARAMETER, "embed", "embed_options")
+#: URL parameters that are not filters: the demo persona (dashboard/auth.py), the language
+#: (dashboard/language.py) and Streamlit's own.
+OTHER_PARAMETERS = (PERSONA_PARAMETER, "lang", "embed", "embed_options")
 #: Filters without a sidebar widget (the as-of date, a page's grain) keep their URL value.
 _KEPT = tuple(spec.param for spec in VOCABULARY if spec.widget is None)
 _CHOSEN = tuple(spec for spec in VOCABULARY if spec.widget in ("select", "multiselect"))

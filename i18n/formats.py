@@ -72,11 +72,11 @@ def percent(
 
 
 def points(value: float | None, language: Language, *, decimals: int = 1) -> str:
-    """A change between two shares in percentage points, signed: `+2.5 pp`, `+2,5 Pp.`."""
+    """A change between two shares in percentage points, signed: `+2.5pp`, `+2,5 Pp.`."""
     if value is None:
         return MISSING
-    unit = {"en": "pp", "de": "Pp.", "fr": "pts"}[language]
-    return f"{number(value * 100, language, decimals=decimals, signed=True)}\u00a0{unit}"
+    unit = {"en": "pp", "de": "\u00a0Pp.", "fr": "\u00a0pts"}[language]
+    return number(value * 100, language, decimals=decimals, signed=True) + unit
 
 
 def date(value: dt.date | None, language: Language) -> str:

@@ -63,7 +63,7 @@ def test_a_share_is_a_percentage_in_the_language(language: str, expected: str) -
 
 
 def test_a_change_of_a_share_is_in_percentage_points() -> None:
-    assert points(0.025, "en") == f"+2.5{NBSP}pp"
+    assert points(0.025, "en") == "+2.5pp"
     assert points(-0.1, "de") == f"-10,0{NBSP}Pp."
 
 

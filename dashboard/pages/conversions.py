@@ -31,7 +31,7 @@ cards[1].metric("Converted", ui.number(summary["converted"]), border=True)
 rate = summary["conversion_rate"]
 cards[2].metric(
     "Conversion rate",
-    ui.number(None if rate is None else rate * 100, decimals=1, suffix="%"),
+    ui.percent(rate, decimals=1),
     border=True,
 )
 cards[3].metric("Median days to convert", ui.number(summary["median_days_to_convert"]), border=True)

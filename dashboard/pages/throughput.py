@@ -21,9 +21,7 @@ total, failed = int(series["installations"].sum()), int(series["failed"].sum())
 cards = st.columns(3)
 cards[0].metric("Installations", ui.number(total), border=True)
 cards[1].metric("Failed attempts", ui.number(failed), border=True)
-cards[2].metric(
-    "Failure rate", ui.number(100 * failed / (total + failed), decimals=2, suffix="%"), border=True
-)
+cards[2].metric("Failure rate", ui.percent(failed / (total + failed), decimals=2), border=True)
 if series["partial"].any():
     st.caption(ui.PARTIAL_NOTE)
 st.plotly_chart(charts.installations_over_time(series, grain))
