@@ -5,6 +5,9 @@ Each figure is built once per distinct frame and arguments and shared by every s
 building figures through Plotly's validation was the largest part of a page view's server CPU
 (profile in the README's speed section).  Nothing changes a figure once built; `st.plotly_chart`
 only reads it.
+Every chart takes the viewer's language: its numbers and dates are drawn with that language's
+separators and day pattern, and its words come from the catalogs (via `_` and `labels`, which
+read the same language in the session that draws it).
 """
 
 from __future__ import annotations
@@ -18,15 +21,41 @@ import polars as pl
 import streamlit as st
 
 from dashboard import labels
+from dashboard.language import _
+from i18n import Language
+from i18n.catalogs import N_
+from i18n.formats import DAY, MONTH_DIGITS, DatePatterns, number, plotly_separators
+from i18n.formats import date as _date
 
 PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b")
 SEGMENT_COLOURS = {"education": "#2563eb", "authority": "#f59e0b", "nonprofit": "#10b981"}
 #: How a partial period (DESIGN §4) looks: a lighter bar, a dashed line, "partial" on hover.
 PARTIAL_OPACITY = 0.4
 SUNSET_DATES = (
-    (dt.date(2020, 12, 31), "31 Dec 2020: last RRP registration"),
-    (dt.date(2021, 6, 30), "30 Jun 2021: RRP sell-by"),
+    (dt.date(2020, 12, 31), N_("{day}: last RRP registration")),
+    (dt.date(2021, 6, 30), N_("{day}: RRP sell-by")),
 )
+INSTALLATIONS_PER = {
+    "day": N_("Installations per day"),
+    "week": N_("Installations per week"),
+    "month": N_("Installations per month"),
+}
+FAILURE_RATE_PER = {
+    "day": N_("Failure rate per day"),
+    "week": N_("Failure rate per week"),
+    "month": N_("Failure rate per month"),
+}
+PARTNER_INSTALLATIONS_PER = {
+    "day": N_("Installations per day by partner"),
+    "week": N_("Installations per week by partner"),
+    "month": N_("Installations per month by partner"),
+}
+BREAKDOWNS = {
+    "product": (N_("Installations by product"), N_("Product")),
+    "segment": (N_("Installations by segment"), N_("Segment")),
+    "site": (N_("Installations by site"), N_("Site")),
+    "partner": (N_("Installations by partner"), N_("Partner")),
+}
 
 
 _built_once = st.cache_resource(show_spinner=False, max_entries=256)
@@ -37,17 +66,33 @@ def colour_map(values: Sequence[str]) -> dict[str, str]:
     return {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(sorted(values))}
 
 
-def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
+def _day(lang: Language) -> str:
+    """The hover text of a day on the x axis, in the language's pattern."""
+    return f"%{{x|{DAY[lang].d3}}}"
+
+
+def _layout(
+    figure: go.Figure,
+    lang: Language,
+    title: str,
+    x: str,
+    y: str,
+    dates: DatePatterns | None = None,
+) -> go.Figure:
+    """Title, axes and the language's separators; `dates`: the x axis holds days or months
+    and its ticks are written in that pattern (Plotly knows only English month names)."""
     figure.update_layout(
         title=title,
         xaxis_title=x,
         yaxis_title=y,
         hovermode="x unified",
-        separators=".,",
+        separators=plotly_separators(lang),
         margin={"t": 60, "l": 10, "r": 10, "b": 10},
         legend_title_text="",
     )
     figure.update_yaxes(tickformat=",d", rangemode="tozero")
+    if dates is not None:
+        figure.update_xaxes(tickformat=dates.d3, hoverformat=dates.d3)
     figure.for_each_trace(
         lambda trace: trace.update(name=labels.series(trace.name)) if trace.name else None
     )
@@ -56,7 +101,11 @@ def _layout(figure: go.Figure, title: str, x: str, y: str) -> go.Figure:
 
 @_built_once
 def cumulative_with_milestones(
-    series: pl.DataFrame, milestones: pl.DataFrame, projected: pl.DataFrame, narrowed: bool
+    series: pl.DataFrame,
+    milestones: pl.DataFrame,
+    projected: pl.DataFrame,
+    narrowed: bool,
+    lang: Language,
 ) -> go.Figure:
     """Cumulative successful installations, the milestone lines and the next projected date;
     `narrowed`: the installations are those of the partners in view, not the company's."""
@@ -65,16 +114,25 @@ def cumulative_with_milestones(
             x=series["period"].to_list(),
             y=series["cumulative"].to_list(),
             mode="lines",
-            name="Cumulative installations",
+            name=_("Cumulative installations"),
             line={"color": PALETTE[0], "width": 3},
-            hovertemplate="%{x|%Y-%m-%d}: %{y:,d} installations<extra></extra>",
+            hovertemplate=_day(lang)
+            + ": "
+            + _("{count} installations").format(count="%{y:,d}")
+            + "<extra></extra>",
         )
     )
     top = max(series.select(pl.col("cumulative").max()).item() or 0, 1)
     for row in milestones.iter_rows(named=True):
         if row["milestone"] <= top * 1.5:
             reached = row["reached_on"]
-            label = f"{row['milestone']:,}" + (f" reached {reached}" if reached else "")
+            label = (
+                _("{milestone} reached {day}").format(
+                    milestone=number(row["milestone"], lang), day=_date(reached, lang)
+                )
+                if reached
+                else number(row["milestone"], lang)
+            )
             figure.add_hline(
                 y=row["milestone"],
                 line_dash="dot",
@@ -94,16 +152,18 @@ def cumulative_with_milestones(
                 y=[row["current_total"], row["milestone"]],
                 mode="lines+markers",
                 line={"dash": "dash", "color": PALETTE[1]},
-                name=f"Projection to {row['milestone']:,} ({row['projected_on']})",
-                hovertemplate="%{x|%Y-%m-%d}: %{y:,d}<extra></extra>",
+                name=_("Projection to {milestone} ({day})").format(
+                    milestone=number(row["milestone"], lang), day=_date(row["projected_on"], lang)
+                ),
+                hovertemplate=_day(lang) + ": %{y:,d}<extra></extra>",
             )
         )
     title = (
-        "Cumulative installations of the partners in view, against the company's milestones"
+        _("Cumulative installations of the partners in view, against the company's milestones")
         if narrowed
-        else "Cumulative installations and milestones"
+        else _("Cumulative installations and milestones")
     )
-    return _layout(figure, title, "Date", "Installations")
+    return _layout(figure, lang, title, _("Date"), _("Installations"), DAY[lang])
 
 
 def _bars(
@@ -125,35 +185,57 @@ def _bars(
 
 def _partial_notes(series: pl.DataFrame) -> list[str]:
     """The hover note of each period: " (partial)" for a partial one, else nothing."""
-    return [" (partial)" if partial else "" for partial in series["partial"]]
+    note = " " + _("(partial)")
+    return [note if partial else "" for partial in series["partial"]]
 
 
 @_built_once
-def installations_over_time(series: pl.DataFrame, grain: str) -> go.Figure:
+def installations_over_time(series: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """Successful and failed installations per period, stacked; a partial period is drawn
     lighter and says "partial" on hover, so a short last week does not read as a drop."""
     figure = _bars(
         series,
         "period",
         {"installations": PALETTE[0], "failed": PALETTE[3]},
-        "%{x|%Y-%m-%d}%{customdata}",
+        _day(lang) + "%{customdata}",
     )
     notes = _partial_notes(series)
     opacity = [PARTIAL_OPACITY if note else 1.0 for note in notes]
     figure.update_traces(customdata=notes, marker_opacity=opacity)
-    return _layout(figure, f"Installations per {grain}", grain.capitalize(), "Installations")
+    return _layout(
+        figure,
+        lang,
+        _(INSTALLATIONS_PER[grain]),
+        _(labels.GRAINS[grain]),
+        _("Installations"),
+        _grain_dates(grain, lang),
+    )
+
+
+def _grain_dates(grain: str, lang: Language) -> DatePatterns:
+    return MONTH_DIGITS[lang] if grain == "month" else DAY[lang]
 
 
 @_built_once
-def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
+def failure_rate(series: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """Failed ÷ all attempts per period, in percent; partial periods say so on hover."""
     figure = px.line(series, x="period", y="failure_rate", markers=grain != "day")
     figure.update_traces(
         line_color=PALETTE[3],
         customdata=_partial_notes(series),
-        hovertemplate="%{x|%Y-%m-%d}%{customdata}: %{y:.2%} of attempts failed<extra></extra>",
+        hovertemplate=_day(lang)
+        + "%{customdata}: "
+        + _("{rate} of attempts failed").format(rate="%{y:.2%}")
+        + "<extra></extra>",
     )
-    figure = _layout(figure, f"Failure rate per {grain}", grain.capitalize(), "Failure rate")
+    figure = _layout(
+        figure,
+        lang,
+        _(FAILURE_RATE_PER[grain]),
+        _(labels.GRAINS[grain]),
+        _("Failure rate"),
+        _grain_dates(grain, lang),
+    )
     # "~" drops insignificant zeros, so 0.5 % and 1 % steps read "0.5%, 1%", never "1%, 1%".
     figure.update_yaxes(tickformat=".2~%")
     return figure
@@ -161,25 +243,35 @@ def failure_rate(series: pl.DataFrame, grain: str) -> go.Figure:
 
 @_built_once
 def breakdown_bar(
-    frame: pl.DataFrame, by: str, colours: dict[str, str] | None = None, limit: int = 20
+    frame: pl.DataFrame,
+    by: str,
+    colours: dict[str, str] | None = None,
+    limit: int = 20,
+    *,
+    lang: Language,
 ) -> go.Figure:
     """Installations per product, segment, site or partner, largest first."""
-    top = frame.head(limit).with_columns(pl.col(by).replace(labels.VALUES.get(by, {})))
+    codes = {code: labels.value(by, code) for code in labels.VALUES.get(by, {})}
+    top = frame.head(limit).with_columns(pl.col(by).replace(codes))
     shown_colours = {labels.value(by, code): colour for code, colour in (colours or {}).items()}
     figure = px.bar(
         top, x="installations", y=by, orientation="h", color=by, color_discrete_map=shown_colours
     )
     figure.update_traces(
-        hovertemplate="%{y}: %{x:,d} installations<extra></extra>", showlegend=False
+        hovertemplate="%{y}: "
+        + _("{count} installations").format(count="%{x:,d}")
+        + "<extra></extra>",
+        showlegend=False,
     )
-    figure = _layout(figure, f"Installations by {by}", "Installations", by.capitalize())
+    title, axis = BREAKDOWNS[by]
+    figure = _layout(figure, lang, _(title), _("Installations"), _(axis))
     figure.update_yaxes(tickformat=None, categoryorder="total ascending")
     figure.update_xaxes(tickformat=",d")
     return figure
 
 
 @_built_once
-def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
+def partner_series(frame: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """One line per partner; the segments to and from a partial period are dashed and its
     point is hollow, so a short first or last period does not read as a collapse."""
     figure = go.Figure()
@@ -190,7 +282,7 @@ def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
         rows = frame.filter(pl.col("partner_id") == partner).sort("period")
         colour = PALETTE[i % len(PALETTE)]
         notes = _partial_notes(rows)
-        hover = "%{x|%Y-%m-%d}%{customdata}: %{y:,d}<extra>%{fullData.name}</extra>"
+        hover = _day(lang) + "%{customdata}: %{y:,d}<extra>%{fullData.name}</extra>"
         # Dashed underneath through every point; solid on top through whole periods only.
         figure.add_trace(
             go.Scatter(
@@ -219,36 +311,48 @@ def partner_series(frame: pl.DataFrame, grain: str) -> go.Figure:
             )
         )
     return _layout(
-        figure, f"Installations per {grain} by partner", grain.capitalize(), "Installations"
+        figure,
+        lang,
+        _(PARTNER_INSTALLATIONS_PER[grain]),
+        _(labels.GRAINS[grain]),
+        _("Installations"),
+        _grain_dates(grain, lang),
     )
 
 
 @_built_once
-def funnel(stages: pl.DataFrame) -> go.Figure:
+def funnel(stages: pl.DataFrame, lang: Language) -> go.Figure:
     figure = go.Figure(
         go.Funnel(
             y=[labels.value("stage", s) for s in stages["stage"]],
             x=stages["partners"].to_list(),
             textinfo="value+percent initial",
             marker={"color": PALETTE[0]},
-            hovertemplate="%{y}: %{x:,d} former RRPs<extra></extra>",
+            hovertemplate="%{y}: "
+            + _("{count} former RRPs").format(count="%{x:,d}")
+            + "<extra></extra>",
         )
     )
-    figure.update_layout(title="RRP → TPR conversion funnel", margin={"t": 60, "l": 10, "r": 10})
+    figure.update_layout(
+        title=_("RRP → TPR conversion funnel"),
+        separators=plotly_separators(lang),
+        margin={"t": 60, "l": 10, "r": 10},
+    )
     return figure
 
 
 @_built_once
-def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
+def conversions_over_time(frame: pl.DataFrame, lang: Language) -> go.Figure:
     """Contracts signed and partners lost per month, with the RRP sunset dates marked."""
     figure = _bars(
         frame,
         "period",
         {"contracts_signed": PALETTE[2], "lost": PALETTE[3]},
-        "%{x|%Y-%m}",
+        f"%{{x|{MONTH_DIGITS[lang].d3}}}",
         barmode="group",
     )
-    for day, label in SUNSET_DATES:
+    for day, sentence in SUNSET_DATES:
+        label = _(sentence).format(day=_date(day, lang))
         figure.add_vline(
             x=dt.datetime.combine(day, dt.time()).timestamp() * 1000,
             line_dash="dash",
@@ -256,20 +360,30 @@ def conversions_over_time(frame: pl.DataFrame) -> go.Figure:
             annotation_text=label,
             annotation_position="top",
         )
-    return _layout(figure, "Conversions per month", "Month", "Partners")
+    return _layout(
+        figure, lang, _("Conversions per month"), _("Month"), _("Partners"), MONTH_DIGITS[lang]
+    )
 
 
 @_built_once
-def time_to_convert(distribution: pl.DataFrame) -> go.Figure:
+def time_to_convert(distribution: pl.DataFrame, lang: Language) -> go.Figure:
     figure = px.histogram(distribution, x="days", y="partners", histfunc="sum", nbins=30)
     figure.update_traces(
-        marker_color=PALETTE[4], hovertemplate="%{x} days: %{y:,d} partners<extra></extra>"
+        marker_color=PALETTE[4],
+        hovertemplate=_("{days} days: {count} partners").format(days="%{x}", count="%{y:,d}")
+        + "<extra></extra>",
     )
-    return _layout(figure, "Time to convert (contacted → contract signed)", "Days", "Partners")
+    return _layout(
+        figure,
+        lang,
+        _("Time to convert (contacted → contract signed)"),
+        _("Days"),
+        _("Partners"),
+    )
 
 
 @_built_once
-def stock_by_product(stock: pl.DataFrame, in_view: bool) -> go.Figure:
+def stock_by_product(stock: pl.DataFrame, in_view: bool, lang: Language) -> go.Figure:
     """The company's stock per product: MAR stock and partner stock, and when the view is
     narrowed to some partners, theirs apart from the other partners'."""
     series = {"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]}
@@ -281,13 +395,21 @@ def stock_by_product(stock: pl.DataFrame, in_view: bool) -> go.Figure:
     figure = _bars(stock, "product_code", series, "%{x}")
     if in_view:
         figure.for_each_trace(
-            lambda trace: trace.update(name=labels.IN_VIEW_COLUMNS.get(trace.name, trace.name))
+            lambda trace: trace.update(
+                name=_(labels.IN_VIEW_COLUMNS[trace.name])
+                if trace.name in labels.IN_VIEW_COLUMNS
+                else trace.name
+            )
         )
-    return _layout(figure, "The company's keys in stock per product", "Product", "Keys")
+    return _layout(
+        figure, lang, _("The company's keys in stock per product"), _("Product"), _("Keys")
+    )
 
 
 @_built_once
-def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go.Figure:
+def stockout_dates(
+    stock: pl.DataFrame, as_of: dt.date, warning_days: int, lang: Language
+) -> go.Figure:
     """Days of cover per product as bars ending at the projected stock-out date."""
     shown = stock.filter(pl.col("stockout_date").is_not_null())
     colours = ["#ef4444" if low else PALETTE[2] for low in shown["low_cover"]]
@@ -297,9 +419,13 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
             x=shown["days_of_cover"].to_list(),
             orientation="h",
             marker_color=colours,
-            customdata=shown["stockout_date"].to_list(),
-            hovertemplate="%{y}: %{x:,.1f} days of cover, stock-out %{customdata}<extra></extra>",
-            text=[str(d) for d in shown["stockout_date"]],
+            customdata=[_date(d, lang) for d in shown["stockout_date"]],
+            hovertemplate="%{y}: "
+            + _("{days} days of cover, stock-out {day}").format(
+                days="%{x:,.1f}", day="%{customdata}"
+            )
+            + "<extra></extra>",
+            text=[_date(d, lang) for d in shown["stockout_date"]],
             textposition="outside",
         )
     )
@@ -307,11 +433,15 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
         x=warning_days,
         line_dash="dot",
         line_color="#ef4444",
-        annotation_text=f"{warning_days}-day threshold",
+        annotation_text=_("{days}-day threshold").format(days=warning_days),
         annotation_position="bottom right",
     )
     figure = _layout(
-        figure, f"Days of cover and projected stock-out (as of {as_of})", "Days of cover", "Product"
+        figure,
+        lang,
+        _("Days of cover and projected stock-out (as of {day})").format(day=_date(as_of, lang)),
+        _("Days of cover"),
+        _("Product"),
     )
     figure.update_yaxes(tickformat=None)
     longest = max([*shown["days_of_cover"].to_list(), warning_days])
@@ -320,14 +450,21 @@ def stockout_dates(stock: pl.DataFrame, as_of: dt.date, warning_days: int) -> go
 
 
 @_built_once
-def late_reports(trend: pl.DataFrame) -> go.Figure:
+def late_reports(trend: pl.DataFrame, lang: Language) -> go.Figure:
     figure = _bars(
         trend,
         "period",
         {"on_time": PALETTE[2], "late": PALETTE[1], "missing": PALETTE[3]},
-        "%{x|%Y-%m}",
+        f"%{{x|{MONTH_DIGITS[lang].d3}}}",
     )
-    return _layout(figure, "Licence reports per month by status", "Report period", "Reports")
+    return _layout(
+        figure,
+        lang,
+        _("Licence reports per month by status"),
+        _("Report period"),
+        _("Reports"),
+        MONTH_DIGITS[lang],
+    )
 
 
 def key_pipeline(pipeline: pl.DataFrame) -> go.Figure:

@@ -14,30 +14,35 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from dashboard.language import _
+from i18n.catalogs import N_
+
 STAGES = {
-    "registered": "Registered RRP",
-    "contacted": "Contacted",
-    "applied": "Applied",
-    "contract_signed": "Contract signed",
-    "first_order": "First order",
+    "registered": N_("Registered RRP"),
+    "contacted": N_("Contacted"),
+    "applied": N_("Applied"),
+    "contract_signed": N_("Contract signed"),
+    "first_order": N_("First order"),
 }
 REPORT_STATUSES = {
-    "missing": "Missing",
-    "late": "Late",
-    "on_time": "On time",
-    "open": "Not due yet",
+    "missing": N_("Missing"),
+    "late": N_("Late"),
+    "on_time": N_("On time"),
+    "open": N_("Not due yet"),
 }
 SEGMENTS = {
-    "education": "Education",
-    "authority": "Public authority",
-    "nonprofit": "Non-profit",
+    "education": N_("Education"),
+    "authority": N_("Public authority"),
+    "nonprofit": N_("Non-profit"),
 }
-PARTNER_KINDS = {"tpr": "TPR", "own_site": "Own site"}
-FAMILIES = {"windows": "Windows", "office": "Office"}
+PARTNER_KINDS = {"tpr": N_("TPR"), "own_site": N_("Own site")}
+#: The periods of a grain, as the grain switch and the chart axes name them.
+GRAINS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month")}
+FAMILIES = {"windows": N_("Windows"), "office": N_("Office")}
 ROLES = {
-    "management": "Management",
-    "account_manager": "Account manager",
-    "admin": "Administrator",
+    "management": N_("Management"),
+    "account_manager": N_("Account manager"),
+    "admin": N_("Administrator"),
 }
 
 #: Licence compliance (DESIGN §4b): key stages, cap and return-window statuses, risk flags.
@@ -83,80 +88,86 @@ VALUES: dict[str, Mapping[str, str]] = {
 
 #: Column headers (and chart series) where "Snake case" of the name would read wrongly.
 COLUMNS = {
-    "mar_stock": "MAR stock",
-    "partner_stock": "Partner stock",
-    "consumed_28d": "Consumed (28 days)",
-    "consumption_per_day": "Consumed per day",
-    "partners_consumption_per_day": "Partners consumed per day",
-    "low_cover": "Low cover",
-    "partner_id": "Partner #",
-    "product_code": "Product",
-    "product_name": "Product name",
-    "oldest_due": "Oldest due",
-    "reached_on": "Reached on",
-    "previous_installations": "Previous period",
-    "change": "Change vs previous",
-    "contracts_signed": "Contracts signed",
-    "lost": "Lost",
-    "on_time": "On time",
-    "late": "Late",
-    "missing": "Missing",
-    "days_at_stage": "Days at stage",
-    "waiting": "Waiting",
-    "partial": "Note",
-    "stockout_date": "Stock-out date",
-    "due_on": "Due on",
-    "submitted_on": "Submitted on",
-    "row_count": "Rows",
+    "mar_stock": N_("MAR stock"),
+    "partner_stock": N_("Partner stock"),
+    "consumed_28d": N_("Consumed (28 days)"),
+    "consumption_per_day": N_("Consumed per day"),
+    "partners_consumption_per_day": N_("Partners consumed per day"),
+    "low_cover": N_("Low cover"),
+    "partner_id": N_("Partner #"),
+    "product_code": N_("Product"),
+    "product_name": N_("Product name"),
+    "oldest_due": N_("Oldest due"),
+    "reached_on": N_("Reached on"),
+    "previous_installations": N_("Previous period"),
+    "change": N_("Change vs previous"),
+    "contracts_signed": N_("Contracts signed"),
+    "lost": N_("Lost"),
+    "on_time": N_("On time"),
+    "late": N_("Late"),
+    "missing": N_("Missing"),
+    "days_at_stage": N_("Days at stage"),
+    "waiting": N_("Waiting"),
+    "partial": N_("Note"),
+    "stockout_date": N_("Stock-out date"),
+    "due_on": N_("Due on"),
+    "submitted_on": N_("Submitted on"),
+    "row_count": N_("Rows"),
 }
 #: Chart series whose legend name differs from their column header.
-SERIES = {"installations": "Successful"}
+SERIES = {"installations": N_("Successful")}
 #: Partner-stock columns of a view narrowed to some partners: they are not the company's.
 IN_VIEW_COLUMNS = {
-    "partner_stock": "Partner stock (partners in view)",
-    "partners_consumption_per_day": "Consumed per day (partners in view)",
+    "partner_stock": N_("Partner stock (partners in view)"),
+    "partners_consumption_per_day": N_("Consumed per day (partners in view)"),
 }
+YES_NO = (N_("yes"), N_("no"))
 #: How a yes/no column reads in a table: the text for yes, and for no.
-FLAGS = {"partial": ("partial", ""), "low_cover": ("low", "")}
+FLAGS = {"partial": (N_("partial"), ""), "low_cover": (N_("low"), "")}
 
 FILTER_NAMES = {
-    "am": "account manager",
-    "partner": "partner",
-    "region": "region",
-    "country": "country",
-    "product": "product",
-    "segment": "segment",
-    "as_of": "as of",
+    "am": N_("account manager"),
+    "partner": N_("partner"),
+    "region": N_("region"),
+    "country": N_("country"),
+    "product": N_("product"),
+    "segment": N_("segment"),
+    "as_of": N_("as of"),
 }
 
 
 def column(name: str) -> str:
     """The header of a column or the name of a chart series."""
-    return COLUMNS.get(name) or name.replace("_", " ").capitalize()
+    return _(COLUMNS[name]) if name in COLUMNS else _(name.replace("_", " ").capitalize())
 
 
 def series(name: str) -> str:
     """The legend name of a chart series: a frame column's label, other names as they are
     (a partner or product is named by the data)."""
     if name in SERIES:
-        return SERIES[name]
+        return _(SERIES[name])
     return column(name) if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+|[a-z]+", name) else name
 
 
 def value(column_name: str, code: str) -> str:
     """The label of one enumeration value, or the value itself when it is not a code."""
-    return VALUES.get(column_name, {}).get(code, code)
+    label = VALUES.get(column_name, {}).get(code)
+    return code if label is None else _(label)
 
 
 def readable(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame as a table shows it: enumeration codes replaced by their labels, yes/no
     columns written as words (a checkbox looks clickable, and these cannot be changed) and
     an audit entry's filters as a sentence instead of JSON."""
-    codes = [pl.col(c).replace(VALUES[c]) for c in frame.columns if c in VALUES]
+    codes = [
+        pl.col(c).replace({code: _(label) for code, label in VALUES[c].items()})
+        for c in frame.columns
+        if c in VALUES
+    ]
     flags = [
         pl.when(pl.col(name))
-        .then(pl.lit(FLAGS.get(name, ("yes", "no"))[0]))
-        .otherwise(pl.lit(FLAGS.get(name, ("yes", "no"))[1]))
+        .then(pl.lit(_word(FLAGS.get(name, YES_NO)[0])))
+        .otherwise(pl.lit(_word(FLAGS.get(name, YES_NO)[1])))
         .alias(name)
         for name, dtype in frame.schema.items()
         if dtype == pl.Boolean
@@ -174,6 +185,11 @@ def reasons(joined: pl.Expr) -> pl.Expr:
     return joined.str.split(";").list.eval(pl.element().replace(RISK_FLAGS)).list.join(", ")
 
 
+def _word(message: str) -> str:
+    """A message translated; an empty one stays empty (gettext("") is the catalog header)."""
+    return _(message) if message else ""
+
+
 def filters_text(stored: str | None) -> str:
     """An audit entry's filters (stored as JSON URL parameters) as a reader says them:
     "2025-12-03 to 2026-12-02 · partner 3, 7 · product O24HB"."""
@@ -185,13 +201,18 @@ def filters_text(stored: str | None) -> str:
         return str(stored)
     parts = []
     if params.get("from") or params.get("to"):
-        parts.append(f"{_joined(params.get('from'))} to {_joined(params.get('to'))}")
+        parts.append(
+            _("{start} to {end}").format(
+                start=_joined(params.get("from")), end=_joined(params.get("to"))
+            )
+        )
     for name, values in params.items():
         if name in ("from", "to") or not values:
             continue
         shown = [value(name, v) for v in (values if isinstance(values, list) else [values])]
-        parts.append(f"{FILTER_NAMES.get(name, name)} {', '.join(map(str, shown))}")
-    return " · ".join(parts) or "no filters"
+        named = _(FILTER_NAMES[name]) if name in FILTER_NAMES else name
+        parts.append(f"{named} {', '.join(map(str, shown))}")
+    return " · ".join(parts) or _("no filters")
 
 
 def _joined(values: object) -> str:

@@ -17,7 +17,7 @@ from dashboard.language import _, ngettext
 from data.audit import record_export
 from data.logs import log
 from i18n import Language, formats
-from i18n.catalogs import translations
+from i18n.catalogs import N_, translations
 from queries.access import Viewer
 from queries.exports import audited_report, file_name, to_csv, to_excel_csv
 from queries.filters import Filters
@@ -30,11 +30,11 @@ _VIEWER = "mar.viewer"
 #: Decimals on screen where one is too few; files keep every digit (DESIGN §6).
 SCREEN_DECIMALS = {"consumption_per_day": 2, "partners_consumption_per_day": 2}
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
-COMPANY_STOCK_NOTE = (
+COMPANY_STOCK_NOTE = N_(
     "Stock, cover and stock-out dates are the company's, whatever the partner filters: the "
     "central stock runs out for everyone on the same day."
 )
-PARTIAL_NOTE = (
+PARTIAL_NOTE = N_(
     "Lighter bars and dashed lines mark partial periods: only partly inside the date range or "
     "not over yet, so they hold fewer days than a whole period."
 )
@@ -98,7 +98,7 @@ def partner_table(
 def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str, object]:
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
-        label = headers.get(name) or labels.column(name)
+        label = _(headers[name]) if name in headers else labels.column(name)
         # Streamlit's printf formats know no decimal comma, so fractions use its browser-locale
         # formats: right whenever the language is the browser's, the default choice.
         if name in PERCENT_COLUMNS:
@@ -262,17 +262,19 @@ def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:
         else formats.number(value, language.current(), decimals=figure.decimals)
     )
     st.metric(
-        figure.label,
+        _(figure.label),
         shown,
         delta=delta.text,
         delta_color=delta.colour,
         delta_arrow=delta.arrow,
-        help=figure.description,
+        help=_(figure.description),
         border=True,
     )
 
 
-def milestone_caption(projection: Mapping[str, object], narrowed: bool) -> str | None:
+def milestone_caption(
+    projection: Mapping[str, object], narrowed: bool, lang: Language = "en"
+) -> str | None:
     """The next milestone in words, or None when no date can be projected.
 
     Milestones are the company's; in a view narrowed to some partners the figures are those
@@ -281,17 +283,43 @@ def milestone_caption(projection: Mapping[str, object], narrowed: bool) -> str |
     """
     if projection.get("projected_on") is None:
         return None
-    whose = "the partners in view (not the company's)" if narrowed else "the company"
-    return (
-        f"Next milestone {projection['milestone']:,} for {whose}: "
-        f"{projection['remaining']:,} to go at {projection['rate_per_day']:,.1f} per day "
-        f"(last 28 days) → projected for **{projection['projected_on']}**."
+    sentence = (
+        N_(
+            "Next milestone {milestone} for the partners in view (not the company's): "
+            "{remaining} to go at {rate} per day (last 28 days) → projected for **{day}**."
+        )
+        if narrowed
+        else N_(
+            "Next milestone {milestone} for the company: {remaining} to go at {rate} per day "
+            "(last 28 days) → projected for **{day}**."
+        )
     )
+    return (
+        translations(lang)
+        .gettext(sentence)
+        .format(
+            milestone=formats.number(_float(projection["milestone"]), lang),
+            remaining=formats.number(_float(projection["remaining"]), lang),
+            rate=formats.number(_float(projection["rate_per_day"]), lang, decimals=1),
+            day=formats.date(projection["projected_on"], lang),  # type: ignore[arg-type]
+        )
+    )
+
+
+def _float(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
 
 
 def grain_switch() -> Grain:
     """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods."""
     grain: Grain = st.segmented_control(
-        "Periods", GRAINS, default="week", key="grain", bind="query-params", required=True
+        _("Periods"),
+        GRAINS,
+        default="week",
+        key="grain",
+        bind="query-params",
+        required=True,
+        format_func=lambda grain: _(labels.GRAINS[grain]),
     )
     return grain
