@@ -111,11 +111,11 @@ def _problem(message: str) -> None:
 def _sentence(error: Exception) -> str:
     """The one sentence for a failure; database failures and unexpected ones are logged."""
     if isinstance(error, UserError):
-        return str(error)
+        return error.translated(_)
     if isinstance(error, DATABASE_ERRORS):
         message = describe_database_error(error)
         log.warning("page failed: %s", message)
-        return message
+        return _(message)
     return unexpected(error)
 
 
