@@ -1,5 +1,6 @@
 """The CSV for Excel: the same data as the machine CSV, in the form Excel in German or French
-opens in columns (semicolons, decimal commas, UTF-8 with a byte-order mark).
+opens in columns (semicolons, decimal commas, UTF-8 with a byte-order mark); and the command
+line's messages in MAR_LANGUAGE.
 """
 
 from __future__ import annotations
@@ -130,3 +131,16 @@ def test_an_unknown_excel_language_is_refused_by_the_parser(
 
     assert exit_.value.code == 2
     assert "invalid choice: 'es'" in capsys.readouterr().err
+
+
+def test_the_command_line_speaks_the_configured_language(
+    url_with_data: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAR_LANGUAGE", "de")
+
+    code = main(["export", "stock", "--url", url_with_data, "--as-user", "nobody@example.com"])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "mar-insight: In der Benutzertabelle gibt es keinen Benutzer 'nobody@example.com'.\n"
+    )
