@@ -6,8 +6,8 @@ building figures through Plotly's validation was the largest part of a page view
 (profile in the README's speed section).  Nothing changes a figure once built; `st.plotly_chart`
 only reads it.
 Every chart takes the viewer's language: its numbers and dates are drawn with that language's
-separators and day pattern, and its words come from the catalogs (via `_` and `labels`, which
-read the same language in the session that draws it).
+separators and day pattern, and its words come from that language's catalog. Charts read no
+Streamlit session, so the mail draws them too.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import labels
-from dashboard.language import _
 from i18n import Language
-from i18n.catalogs import N_
+from i18n.catalogs import N_, translations
 from i18n.formats import DAY, MONTH_DIGITS, DatePatterns, number, plotly_separators
 from i18n.formats import date as _date
 
@@ -94,7 +93,7 @@ def _layout(
     if dates is not None:
         figure.update_xaxes(tickformat=dates.d3, hoverformat=dates.d3)
     figure.for_each_trace(
-        lambda trace: trace.update(name=labels.series(trace.name)) if trace.name else None
+        lambda trace: trace.update(name=labels.series(trace.name, lang)) if trace.name else None
     )
     return figure
 
@@ -109,6 +108,7 @@ def cumulative_with_milestones(
 ) -> go.Figure:
     """Cumulative successful installations, the milestone lines and the next projected date;
     `narrowed`: the installations are those of the partners in view, not the company's."""
+    _ = translations(lang).gettext
     figure = go.Figure(
         go.Scatter(
             x=series["period"].to_list(),
@@ -183,8 +183,9 @@ def _bars(
     return figure
 
 
-def _partial_notes(series: pl.DataFrame) -> list[str]:
+def _partial_notes(series: pl.DataFrame, lang: Language) -> list[str]:
     """The hover note of each period: " (partial)" for a partial one, else nothing."""
+    _ = translations(lang).gettext
     note = " " + _("(partial)")
     return [note if partial else "" for partial in series["partial"]]
 
@@ -193,13 +194,14 @@ def _partial_notes(series: pl.DataFrame) -> list[str]:
 def installations_over_time(series: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """Successful and failed installations per period, stacked; a partial period is drawn
     lighter and says "partial" on hover, so a short last week does not read as a drop."""
+    _ = translations(lang).gettext
     figure = _bars(
         series,
         "period",
         {"installations": PALETTE[0], "failed": PALETTE[3]},
         _day(lang) + "%{customdata}",
     )
-    notes = _partial_notes(series)
+    notes = _partial_notes(series, lang)
     opacity = [PARTIAL_OPACITY if note else 1.0 for note in notes]
     figure.update_traces(customdata=notes, marker_opacity=opacity)
     return _layout(
@@ -219,10 +221,11 @@ def _grain_dates(grain: str, lang: Language) -> DatePatterns:
 @_built_once
 def failure_rate(series: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """Failed ÷ all attempts per period, in percent; partial periods say so on hover."""
+    _ = translations(lang).gettext
     figure = px.line(series, x="period", y="failure_rate", markers=grain != "day")
     figure.update_traces(
         line_color=PALETTE[3],
-        customdata=_partial_notes(series),
+        customdata=_partial_notes(series, lang),
         hovertemplate=_day(lang)
         + "%{customdata}: "
         + _("{rate} of attempts failed").format(rate="%{y:.2%}")
@@ -251,9 +254,12 @@ def breakdown_bar(
     lang: Language,
 ) -> go.Figure:
     """Installations per product, segment, site or partner, largest first."""
-    codes = {code: labels.value(by, code) for code in labels.VALUES.get(by, {})}
+    _ = translations(lang).gettext
+    codes = {code: labels.value(by, code, lang) for code in labels.VALUES.get(by, {})}
     top = frame.head(limit).with_columns(pl.col(by).replace(codes))
-    shown_colours = {labels.value(by, code): colour for code, colour in (colours or {}).items()}
+    shown_colours = {
+        labels.value(by, code, lang): colour for code, colour in (colours or {}).items()
+    }
     figure = px.bar(
         top, x="installations", y=by, orientation="h", color=by, color_discrete_map=shown_colours
     )
@@ -274,6 +280,7 @@ def breakdown_bar(
 def partner_series(frame: pl.DataFrame, grain: str, lang: Language) -> go.Figure:
     """One line per partner; the segments to and from a partial period are dashed and its
     point is hollow, so a short first or last period does not read as a collapse."""
+    _ = translations(lang).gettext
     figure = go.Figure()
     names = frame.unique("partner_id", maintain_order=True)["partner_name"].to_list()
     for i, (partner, name) in enumerate(
@@ -281,7 +288,7 @@ def partner_series(frame: pl.DataFrame, grain: str, lang: Language) -> go.Figure
     ):
         rows = frame.filter(pl.col("partner_id") == partner).sort("period")
         colour = PALETTE[i % len(PALETTE)]
-        notes = _partial_notes(rows)
+        notes = _partial_notes(rows, lang)
         hover = _day(lang) + "%{customdata}: %{y:,d}<extra>%{fullData.name}</extra>"
         # Dashed underneath through every point; solid on top through whole periods only.
         figure.add_trace(
@@ -322,9 +329,10 @@ def partner_series(frame: pl.DataFrame, grain: str, lang: Language) -> go.Figure
 
 @_built_once
 def funnel(stages: pl.DataFrame, lang: Language) -> go.Figure:
+    _ = translations(lang).gettext
     figure = go.Figure(
         go.Funnel(
-            y=[labels.value("stage", s) for s in stages["stage"]],
+            y=[labels.value("stage", s, lang) for s in stages["stage"]],
             x=stages["partners"].to_list(),
             textinfo="value+percent initial",
             marker={"color": PALETTE[0]},
@@ -344,6 +352,7 @@ def funnel(stages: pl.DataFrame, lang: Language) -> go.Figure:
 @_built_once
 def conversions_over_time(frame: pl.DataFrame, lang: Language) -> go.Figure:
     """Contracts signed and partners lost per month, with the RRP sunset dates marked."""
+    _ = translations(lang).gettext
     figure = _bars(
         frame,
         "period",
@@ -367,6 +376,7 @@ def conversions_over_time(frame: pl.DataFrame, lang: Language) -> go.Figure:
 
 @_built_once
 def time_to_convert(distribution: pl.DataFrame, lang: Language) -> go.Figure:
+    _ = translations(lang).gettext
     figure = px.histogram(distribution, x="days", y="partners", histfunc="sum", nbins=30)
     figure.update_traces(
         marker_color=PALETTE[4],
@@ -386,6 +396,7 @@ def time_to_convert(distribution: pl.DataFrame, lang: Language) -> go.Figure:
 def stock_by_product(stock: pl.DataFrame, in_view: bool, lang: Language) -> go.Figure:
     """The company's stock per product: MAR stock and partner stock, and when the view is
     narrowed to some partners, theirs apart from the other partners'."""
+    _ = translations(lang).gettext
     series = {"mar_stock": PALETTE[0], "partner_stock": PALETTE[1]}
     if in_view:
         stock = stock.with_columns(
@@ -411,6 +422,7 @@ def stockout_dates(
     stock: pl.DataFrame, as_of: dt.date, warning_days: int, lang: Language
 ) -> go.Figure:
     """Days of cover per product as bars ending at the projected stock-out date."""
+    _ = translations(lang).gettext
     shown = stock.filter(pl.col("stockout_date").is_not_null())
     colours = ["#ef4444" if low else PALETTE[2] for low in shown["low_cover"]]
     figure = go.Figure(
@@ -451,6 +463,7 @@ def stockout_dates(
 
 @_built_once
 def late_reports(trend: pl.DataFrame, lang: Language) -> go.Figure:
+    _ = translations(lang).gettext
     figure = _bars(
         trend,
         "period",

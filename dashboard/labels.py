@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from dashboard.language import _
-from i18n.catalogs import N_
+from dashboard import language
+from i18n import Language
+from i18n.catalogs import N_, translations
 
 STAGES = {
     "registered": N_("Registered RRP"),
@@ -174,23 +175,33 @@ FILTER_NAMES = {
 }
 
 
-def column(name: str) -> str:
+def _(message: str, lang: Language | None = None) -> str:
+    """`message` in `lang`, or in the viewer's language when none is given (charts pass
+    theirs, so that the mail can draw them without a Streamlit session)."""
+    return translations(lang).gettext(message) if lang else language._(message)
+
+
+def column(name: str, lang: Language | None = None) -> str:
     """The header of a column or the name of a chart series."""
-    return _(COLUMNS[name]) if name in COLUMNS else _(name.replace("_", " ").capitalize())
+    if name in COLUMNS:
+        return _(COLUMNS[name], lang)
+    return _(name.replace("_", " ").capitalize(), lang)
 
 
-def series(name: str) -> str:
+def series(name: str, lang: Language | None = None) -> str:
     """The legend name of a chart series: a frame column's label, other names as they are
     (a partner or product is named by the data)."""
     if name in SERIES:
-        return _(SERIES[name])
-    return column(name) if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+|[a-z]+", name) else name
+        return _(SERIES[name], lang)
+    if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+|[a-z]+", name):
+        return column(name, lang)
+    return name
 
 
-def value(column_name: str, code: str) -> str:
+def value(column_name: str, code: str, lang: Language | None = None) -> str:
     """The label of one enumeration value, or the value itself when it is not a code."""
     label = VALUES.get(column_name, {}).get(code)
-    return code if label is None else _(label)
+    return code if label is None else _(label, lang)
 
 
 def readable(frame: pl.DataFrame) -> pl.DataFrame:
