@@ -85,6 +85,7 @@ VALUES: dict[str, Mapping[str, str]] = {
     "kind": PARTNER_KINDS,
     "family": FAMILIES,
     "role": ROLES,
+    "grain": GRAINS,
 }
 
 #: Column headers (and chart series) where "Snake case" of the name would read wrongly.

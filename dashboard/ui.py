@@ -313,6 +313,7 @@ def _float(value: object) -> float:
 
 def grain_switch() -> Grain:
     """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods."""
+    lang = language.current()  # bound now: the option labels must not change between runs
     grain: Grain = st.segmented_control(
         _("Periods"),
         GRAINS,
@@ -320,6 +321,6 @@ def grain_switch() -> Grain:
         key="grain",
         bind="query-params",
         required=True,
-        format_func=lambda grain: _(labels.GRAINS[grain]),
+        format_func=lambda grain: labels.value("grain", grain, lang),
     )
     return grain
