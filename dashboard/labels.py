@@ -153,6 +153,7 @@ COLUMNS = {
     "stock_on_hand": N_("Stock on hand"),
     "unreported_installations": N_("Unreported installations"),
     "who": N_("Who"),
+    "other_partners": N_("Other partners"),
 }
 #: Chart series whose legend name differs from their column header.
 SERIES = {"installations": N_("Successful")}

@@ -109,7 +109,8 @@ def _texts(app: AppTest) -> set[str]:
 
 
 def _english_words(text: str, language: Language, data: frozenset[str]) -> list[str]:
-    return [w for w in WORD.findall(text) if w not in data and w not in SHARED_WORDS[language]]
+    shared = {word.lower() for word in SHARED_WORDS[language]}
+    return [w for w in WORD.findall(text) if w not in data and w.lower() not in shared]
 
 
 def _render(page: str, language: Language, persona: str | None, partner: int) -> AppTest:
