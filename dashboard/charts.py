@@ -480,79 +480,123 @@ def late_reports(trend: pl.DataFrame, lang: Language) -> go.Figure:
     )
 
 
-def key_pipeline(pipeline: pl.DataFrame) -> go.Figure:
+def key_pipeline(pipeline: pl.DataFrame, lang: Language) -> go.Figure:
     """Keys per stage at the as-of date as a funnel, every stage shown (zeros included)."""
+    _ = translations(lang).gettext
     figure = go.Figure(
         go.Funnel(
-            y=[labels.KEY_STAGES[s] for s in pipeline["stage"]],
+            y=[labels.value("stage", s, lang) for s in pipeline["stage"]],
             x=pipeline["keys"].to_list(),
             textinfo="value",
             marker={"color": PALETTE[0]},
-            hovertemplate="%{y}: %{x:,d} keys<extra></extra>",
+            hovertemplate="%{y}: " + _("{count} keys").format(count="%{x:,d}") + "<extra></extra>",
         )
     )
-    figure.update_layout(title="Key pipeline", margin={"t": 60, "l": 10, "r": 10})
+    figure.update_layout(
+        title=_("Key pipeline"),
+        separators=plotly_separators(lang),
+        margin={"t": 60, "l": 10, "r": 10},
+    )
     return figure
 
 
-def stuck_keys(stuck: pl.DataFrame) -> go.Figure:
+def stuck_keys(stuck: pl.DataFrame, lang: Language) -> go.Figure:
     """Stuck keys by stage and age: one bubble per partner, product and stage, as large as
     its keys, as far right as its oldest key."""
+    _ = translations(lang).gettext
+    stages = {code: labels.value("stage", code, lang) for code in labels.KEY_STAGES}
     figure = px.scatter(
-        stuck.with_columns(pl.col("stage").replace(labels.KEY_STAGES)),
+        stuck.with_columns(pl.col("stage").replace(stages)),
         x="max_age_days",
         y="stage",
         size="keys",
         color="product_code",
         hover_name="partner_name",
-        category_orders={"stage": list(labels.KEY_STAGES.values())},
+        category_orders={"stage": list(stages.values())},
     )
-    figure.update_traces(hovertemplate="%{hovertext}: oldest %{x} days<extra></extra>")
-    figure = _layout(figure, "Stuck keys by stage and age", "Days in the stage", "Stage")
+    figure.update_traces(
+        hovertemplate="%{hovertext}: "
+        + _("oldest {days} days").format(days="%{x}")
+        + "<extra></extra>"
+    )
+    figure = _layout(
+        figure, lang, _("Stuck keys by stage and age"), _("Days in the stage"), _("Stage")
+    )
     figure.update_yaxes(tickformat=None)
     return figure
 
 
-def denials_over_time(denials: pl.DataFrame) -> go.Figure:
+def denials_over_time(denials: pl.DataFrame, lang: Language) -> go.Figure:
     """Denied activations per month, stacked by Microsoft's code."""
+    _ = translations(lang).gettext
     labelled = denials.with_columns((pl.col("code") + " " + pl.col("meaning")).alias("answer"))
     figure = px.bar(labelled, x="month", y="keys", color="answer")
-    figure.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}<extra>%{fullData.name}</extra>")
-    return _layout(figure, "Denied activations per month by code", "Month", "Keys")
+    figure.update_traces(
+        hovertemplate=f"%{{x|{MONTH_DIGITS[lang].d3}}}: %{{y:,d}}<extra>%{{fullData.name}}</extra>"
+    )
+    return _layout(
+        figure,
+        lang,
+        _("Denied activations per month by code"),
+        _("Month"),
+        _("Keys"),
+        MONTH_DIGITS[lang],
+    )
 
 
-def citizenship_caps(caps: pl.DataFrame) -> go.Figure:
+def citizenship_caps(caps: pl.DataFrame, lang: Language) -> go.Figure:
     """Each TPR's citizenship units per month as a share of its cap (the larger family),
     with the near-cap and cap lines."""
+    _ = translations(lang).gettext
     used = caps.with_columns(
         share=pl.max_horizontal("windows_units", "office_units") / pl.col("cap")
     )
     figure = px.line(used, x="month", y="share", color="partner_name", markers=True)
     figure.update_traces(
-        hovertemplate="%{x|%Y-%m}: %{y:.0%} of the cap<extra>%{fullData.name}</extra>"
+        hovertemplate=f"%{{x|{MONTH_DIGITS[lang].d3}}}: "
+        + _("{share} of the cap").format(share="%{y:.0%}")
+        + "<extra>%{fullData.name}</extra>"
     )
-    for level, label in ((1.0, "cap"), (0.9, "near cap")):
+    for level, label in ((1.0, _("cap")), (0.9, _("near cap"))):
         figure.add_hline(y=level, line_dash="dot", line_color="#ef4444", annotation_text=label)
-    figure = _layout(figure, "Citizenship units per month, share of the cap", "Month", "Share")
+    figure = _layout(
+        figure,
+        lang,
+        _("Citizenship units per month, share of the cap"),
+        _("Month"),
+        _("Share"),
+        MONTH_DIGITS[lang],
+    )
     figure.update_yaxes(tickformat=".0%")
     return figure
 
 
-def return_window(window: pl.DataFrame) -> go.Figure:
+def return_window(window: pl.DataFrame, lang: Language) -> go.Figure:
     """The order value of unused keys closing on or past their return window, per product."""
+    _ = translations(lang).gettext
     value = (
         window.group_by("product_code", "status")
         .agg(pl.col("value").sum().cast(pl.Float64))
         .sort("product_code", "status")
+        .with_columns(
+            pl.col("status").replace(
+                {c: labels.value("status", c, lang) for c in ("closing", "expired")}
+            )
+        )
     )
     figure = px.bar(
         value,
         x="product_code",
         y="value",
         color="status",
-        color_discrete_map={"closing": PALETTE[1], "expired": PALETTE[3]},
+        color_discrete_map={
+            labels.value("status", "closing", lang): PALETTE[1],
+            labels.value("status", "expired", lang): PALETTE[3],
+        },
     )
     figure.update_traces(hovertemplate="%{x}: %{y:,.2f}<extra>%{fullData.name}</extra>")
-    figure = _layout(figure, "Value at stake in the return window", "Product", "Order value")
+    figure = _layout(
+        figure, lang, _("Value at stake in the return window"), _("Product"), _("Order value")
+    )
     figure.update_yaxes(tickformat=",.0f")
     return figure

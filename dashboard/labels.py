@@ -48,32 +48,32 @@ ROLES = {
 
 #: Licence compliance (DESIGN §4b): key stages, cap and return-window statuses, risk flags.
 KEY_STAGES = {
-    "mar_stock": "MAR stock",
-    "allocated": "Allocated",
-    "consumed": "Consumed",
-    "bound": "Bound",
-    "reported": "Reported",
-    "activated": "Activated",
-    "denied": "Denied",
-    "returned": "Returned",
+    "mar_stock": N_("MAR stock"),
+    "allocated": N_("Allocated"),
+    "consumed": N_("Consumed"),
+    "bound": N_("Bound"),
+    "reported": N_("Reported"),
+    "activated": N_("Activated"),
+    "denied": N_("Denied"),
+    "returned": N_("Returned"),
 }
 COMPLIANCE_STATUSES = {
-    "over_cap": "Over cap",
-    "office_above_windows": "More Office than Windows",
-    "near_cap": "Near cap",
-    "ok": "OK",
-    "closing": "Closing",
-    "expired": "Expired",
+    "over_cap": N_("Over cap"),
+    "office_above_windows": N_("More Office than Windows"),
+    "near_cap": N_("Near cap"),
+    "ok": N_("OK"),
+    "closing": N_("Closing"),
+    "expired": N_("Expired"),
 }
 RISK_FLAGS = {
-    "denials": "Denials",
-    "duplicate_device": "Duplicate device",
-    "key_reused": "Key reused",
-    "over_cap": "Over cap",
-    "stuck_keys": "Stuck keys",
-    "behind_on_reporting": "Behind on reporting",
-    "report_discrepancy": "Report discrepancy",
-    "coa_after_sunset": "COA after sunset",
+    "denials": N_("Denials"),
+    "duplicate_device": N_("Duplicate device"),
+    "key_reused": N_("Key reused"),
+    "over_cap": N_("Over cap"),
+    "stuck_keys": N_("Stuck keys"),
+    "behind_on_reporting": N_("Behind on reporting"),
+    "report_discrepancy": N_("Report discrepancy"),
+    "coa_after_sunset": N_("COA after sunset"),
 }
 
 #: The enumeration each column holds, by column name.
@@ -233,7 +233,8 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
 
 def reasons(joined: pl.Expr) -> pl.Expr:
     """Partner-risk reasons (flag codes joined by `;`) as words joined by commas."""
-    return joined.str.split(";").list.eval(pl.element().replace(RISK_FLAGS)).list.join(", ")
+    words = {flag: _(label) for flag, label in RISK_FLAGS.items()}
+    return joined.str.split(";").list.eval(pl.element().replace(words)).list.join(", ")
 
 
 def _word(message: str) -> str:

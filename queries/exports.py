@@ -10,10 +10,10 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY, ComplianceRules
-from queries.activations import activation_denials
-from queries.citizenship import citizenship_caps
 from i18n import Language
 from i18n.formats import decimal_sign
+from queries.activations import activation_denials
+from queries.citizenship import citizenship_caps
 from queries.conversions import conversion_funnel
 from queries.filters import Filters
 from queries.key_pipeline import key_pipeline, stuck_keys
