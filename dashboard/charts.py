@@ -529,7 +529,8 @@ def stuck_keys(stuck: pl.DataFrame, lang: Language) -> go.Figure:
 def denials_over_time(denials: pl.DataFrame, lang: Language) -> go.Figure:
     """Denied activations per month, stacked by Microsoft's code."""
     _ = translations(lang).gettext
-    labelled = denials.with_columns((pl.col("code") + " " + pl.col("meaning")).alias("answer"))
+    meaning = pl.col("meaning").replace({m: _(m) for m in labels.VALUES["meaning"]})
+    labelled = denials.with_columns((pl.col("code") + " " + meaning).alias("answer"))
     figure = px.bar(labelled, x="month", y="keys", color="answer")
     figure.update_traces(
         hovertemplate=f"%{{x|{MONTH_DIGITS[lang].d3}}}: %{{y:,d}}<extra>%{{fullData.name}}</extra>"

@@ -17,6 +17,7 @@ import polars as pl
 from dashboard import language
 from i18n import Language
 from i18n.catalogs import N_, translations
+from queries.key_stages import ACTIVATION_CODES, UNKNOWN_CODE
 
 STAGES = {
     "registered": N_("Registered RRP"),
@@ -86,6 +87,8 @@ VALUES: dict[str, Mapping[str, str]] = {
     "family": FAMILIES,
     "role": ROLES,
     "grain": GRAINS,
+    # Microsoft's answers are stored with their English meaning; they read translated.
+    "meaning": {meaning: meaning for meaning in (*ACTIVATION_CODES.values(), UNKNOWN_CODE)},
 }
 
 #: Column headers (and chart series) where "Snake case" of the name would read wrongly.
@@ -154,6 +157,32 @@ COLUMNS = {
     "unreported_installations": N_("Unreported installations"),
     "who": N_("Who"),
     "other_partners": N_("Other partners"),
+    "cap": N_("Cap"),
+    "code": N_("Code"),
+    "coa_after_sunset": N_("COA after sunset"),
+    "device": N_("Device"),
+    "dwell_keys": N_("Keys moved on"),
+    "dwell_median_days": N_("Median days in stage"),
+    "first_bound": N_("First bound"),
+    "first_installed": N_("First installed"),
+    "flags": N_("Flags"),
+    "installing_partners": N_("Installing partners"),
+    "key_id": N_("Key #"),
+    "last_bound": N_("Last bound"),
+    "last_installed": N_("Last installed"),
+    "max_age_days": N_("Largest age (days)"),
+    "meaning": N_("Meaning"),
+    "min_days_left": N_("Fewest days left"),
+    "office_units": N_("Office units"),
+    "oldest_fulfilled": N_("Oldest fulfilled"),
+    "oldest_since": N_("Oldest since"),
+    "product_key_id": N_("Product key ID"),
+    "reasons": N_("Reasons"),
+    "value": N_("Value"),
+    "value_without_credit": N_("Value without credit"),
+    "windows_units": N_("Windows units"),
+    "with_credit": N_("With credit"),
+    "without_credit": N_("Without credit"),
 }
 #: Chart series whose legend name differs from their column header.
 SERIES = {"installations": N_("Successful")}
