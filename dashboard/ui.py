@@ -61,8 +61,11 @@ def page_filters() -> Filters:
     resolved = sidebar.current_filters(who.scope_account_manager_id)
     st.session_state[_FILTERS] = resolved
     if who.scope_account_manager_id is not None:
-        st.caption(f"You are looking at the partners of {who.name}, and only at them.")
-    st.caption(f"Showing {resolved.caption(sidebar.option_labels())}")
+        st.caption(
+            _("You are looking at the partners of {name}, and only at them.").format(name=who.name)
+        )
+    shown = resolved.caption(sidebar.option_labels(), _, date)
+    st.caption(_("Showing {filters}").format(filters=shown))
     return resolved
 
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from cli.main import main as cli
 from data.db import make_engine
 from data.errors import DATABASE_UNREACHABLE
-from tests.apptest_support import PAGES, open_page
+from tests.apptest_support import AS_OF, PAGES, open_page
 
 
 def _scalar(url: str, sql: str, **params: object) -> int:
