@@ -10,7 +10,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data_access
-from i18n import LANGUAGES, NATIVE_NAMES, Language, is_language, language_of_locale
+from data.settings import SettingsError
+from i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    NATIVE_NAMES,
+    Language,
+    is_language,
+    language_of_locale,
+)
 from i18n.catalogs import translations
 
 PARAMETER = "lang"
@@ -21,7 +29,16 @@ _SWITCH = "w_language"
 def current() -> Language:
     """The language `resolve` chose for this run (the setting's, before it has run)."""
     value = st.session_state.get(_LANGUAGE)
-    return value if is_language(value) else data_access.settings().language
+    return value if is_language(value) else _configured()
+
+
+def _configured() -> Language:
+    """MAR_LANGUAGE, or English while the settings cannot be read (the page then shows the
+    sentence naming the wrong setting, which must not fail in turn)."""
+    try:
+        return data_access.settings().language
+    except SettingsError:
+        return DEFAULT_LANGUAGE
 
 
 def _(message: str) -> str:
@@ -35,7 +52,7 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 
 
 def _fallback() -> Language:
-    return language_of_locale(st.context.locale) or data_access.settings().language
+    return language_of_locale(st.context.locale) or _configured()
 
 
 def resolve() -> str | None:
