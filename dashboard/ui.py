@@ -182,7 +182,6 @@ def download(frame: pl.DataFrame, report: str) -> None:
         icon=":material/download:",
         on_click=_record_download,
         args=(audited_report(report), filters().to_params(), frame.height),
-        help=_("Comma-separated, decimal point, ISO dates: for scripts and other tools."),
     )
     excel.download_button(
         _("CSV for Excel"),
@@ -193,7 +192,6 @@ def download(frame: pl.DataFrame, report: str) -> None:
         icon=":material/table_view:",
         on_click=_record_download,
         args=(audited_report(report, lang), filters().to_params(), frame.height),
-        help=_("Opens in columns in Excel set to this language."),
     )
 
 
