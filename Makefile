@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser nginx postgres bench scale-out
+.PHONY: run test lint install browser nginx postgres bench scale-out catalogs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,12 @@ test: install browser nginx postgres lint
 
 bench: install postgres
 	$(BIN)/python -m bench.page_queries
+
+# Extract the marked messages, merge them into the .po files (translate the new ones there,
+# see i18n/GLOSSARY.md) and compile the .mo files the package ships.
+catalogs: install
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-output --width 100 \
+		--project "MAR Insight" --copyright-holder "MAR Insight" -o i18n/messages.pot .
+	$(BIN)/pybabel update -i i18n/messages.pot -d i18n/locale --no-fuzzy-matching --width 100 \
+		--ignore-obsolete
+	$(BIN)/pybabel compile -d i18n/locale --statistics

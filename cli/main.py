@@ -9,7 +9,7 @@ import datetime as dt
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,10 +27,19 @@ from data.rollups import refresh_all
 from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
 from data.upgrade import upgrade_database
+from i18n import LANGUAGES
+from i18n.catalogs import N_, translations
 from notify.alerts import run_alerts
 from notify.digest import run_digest
 from queries.access import viewer_for_email
-from queries.exports import REPORTS, ReportOptions, build_report, to_csv
+from queries.exports import (
+    REPORTS,
+    ReportOptions,
+    audited_report,
+    build_report,
+    to_csv,
+    to_excel_csv,
+)
 from queries.filter_options import check_filters
 from queries.filters import VOCABULARY, Filters
 
@@ -81,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar=spec.param.upper(),
             help=spec.cli_help,
         )
+    export.add_argument(
+        "--excel",
+        choices=LANGUAGES,
+        metavar="LANGUAGE",
+        help="a CSV for Excel in this language (de, fr: semicolons and decimal commas; "
+        "UTF-8 with BOM) instead of the machine CSV",
+    )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument(
         "--as-user",
@@ -123,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(**({"database_url": args.url} if args.url else {}))
     except SettingsError as exc:
-        return _refused(str(exc))
+        return _refused(str(exc))  # no language can be read yet
     configure_logging(settings.log_file, settings.log_format)
+    _ = translations(settings.language).gettext
     try:
         engine = make_engine(
             settings.database_url,
@@ -134,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
         if args.command == "serve":
-            return _serve(engine, settings, args.port)
+            return _serve(engine, settings, args.port, _)
         if args.command == "demo":
             generate_demo(
                 engine,
@@ -154,22 +171,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             with engine.begin() as connection:
                 create_schema(connection)
                 refresh_all(connection)
-            print("Rebuilt the rollups.")
+            print(_("Rebuilt the rollups."))
         elif args.command == "export":
             _export(engine, args, settings)
         elif args.command == "upgrade":
-            _upgrade(engine)
+            _upgrade(engine, _)
         elif args.command == "digest":
-            return _digest(engine, args, settings)
+            return _digest(engine, args, settings, _)
         elif args.command == "alerts":
-            return _alerts(engine, args, settings)
+            return _alerts(engine, args, settings, _)
     except UserError as exc:
         log.info("%s refused: %s", args.command, exc)
-        return _refused(str(exc))
+        return _refused(exc.translated(_))
     except DATABASE_ERRORS as exc:
         message = describe_database_error(exc)
         log.warning("%s failed: %s", args.command, message)
-        return _refused(message)
+        return _refused(_(message))
     except Exception as exc:
         print(f"mar-insight: {unexpected(exc)}", file=sys.stderr)
         return 1
@@ -195,14 +212,18 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
     with engine.begin() as connection:
         if not require_current_schema(connection) or not has_schema(connection):
             raise UserError(
-                "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
-                "'mar-insight import DIR' first."
+                N_(
+                    "The database has no MAR Insight tables yet; run 'mar-insight demo' or "
+                    "'mar-insight import DIR' first."
+                )
             )
         who = f"cli:{getpass.getuser()}"
         if args.as_user:
             viewer = viewer_for_email(connection, args.as_user)
             if viewer is None:
-                raise UserError(f"There is no user {args.as_user!r} in the users table.")
+                raise UserError(
+                    N_("There is no user '{email}' in the users table."), email=args.as_user
+                )
             filters = viewer.restrict(filters)
             who = f"{who} as {viewer.email}"
         check_filters(connection, filters)
@@ -210,11 +231,11 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         record_export(
             connection,
             who=who,
-            report=args.report,
+            report=audited_report(args.report, args.excel),
             filters=filters.to_params(),
             row_count=frame.height,
         )
-        body = to_csv(frame)
+        body = to_excel_csv(frame, args.excel) if args.excel else to_csv(frame)
     log.info(
         "export %s by %s: %d rows, filters %s", args.report, who, frame.height, filters.caption()
     )
@@ -225,14 +246,16 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
         sys.stdout.flush()
 
 
-def _upgrade(engine: Engine) -> None:
+def _upgrade(engine: Engine, _: Callable[[str], str]) -> None:
     steps = upgrade_database(engine)
     for step in steps:
         print(step)
     if steps:
-        print(f"The database is now at schema {head()}.")
+        print(_("The database is now at schema {version}.").format(version=head()))
     else:
-        print(f"The database is already at schema {head()}; nothing to do.")
+        print(
+            _("The database is already at schema {version}; nothing to do.").format(version=head())
+        )
 
 
 def _as_of(args: argparse.Namespace, settings: Settings) -> dt.date:
@@ -240,9 +263,13 @@ def _as_of(args: argparse.Namespace, settings: Settings) -> dt.date:
     return Filters.from_params({"as_of": args.as_of or ""}, as_of=settings.today()).as_of
 
 
-def _digest(engine: Engine, args: argparse.Namespace, settings: Settings) -> int:
+def _digest(
+    engine: Engine, args: argparse.Namespace, settings: Settings, _: Callable[[str], str]
+) -> int:
     if args.out is None and not args.send:
-        raise UserError("Say where the digests go: --out DIR writes .eml files, --send mails them.")
+        raise UserError(
+            N_("Say where the digests go: --out DIR writes .eml files, --send mails them.")
+        )
     run = run_digest(
         engine,
         settings,
@@ -254,33 +281,43 @@ def _digest(engine: Engine, args: argparse.Namespace, settings: Settings) -> int
         who=f"cli:{getpass.getuser()}",
     )
     for path in run.written:
-        print(f"Wrote {path}.")
+        print(_("Wrote {path}.").format(path=path))
     for email in run.already_sent:
-        print(f"{email} already has this week's digest.")
+        print(_("{email} already has this week's digest.").format(email=email))
     for email in run.sent:
-        print(f"Sent the digest to {email}.")
+        print(_("Sent the digest to {email}.").format(email=email))
     for failure in run.failures:
         print(f"mar-insight: {failure}", file=sys.stderr)
     return 2 if run.failures else 0
 
 
-def _alerts(engine: Engine, args: argparse.Namespace, settings: Settings) -> int:
+def _alerts(
+    engine: Engine, args: argparse.Namespace, settings: Settings, _: Callable[[str], str]
+) -> int:
     run = run_alerts(engine, settings, as_of=_as_of(args, settings), send=args.send)
     if not args.send:
-        print(f"{run.holding} alert condition(s) hold; {len(run.pending)} event(s) are due:")
+        print(
+            _("{holding} alert condition(s) hold; {due} event(s) are due:").format(
+                holding=run.holding, due=len(run.pending)
+            )
+        )
         for event in run.pending:
             print(f"  {event.event}: {event.message}")
         return 0
     print(
-        f"{run.holding} alert condition(s) hold; mailed {len(run.mailed)} event(s), posted "
-        f"{len(run.posted)} to the webhook."
+        _(
+            "{holding} alert condition(s) hold; mailed {mailed} event(s), posted {posted} to "
+            "the webhook."
+        ).format(holding=run.holding, mailed=len(run.mailed), posted=len(run.posted))
     )
     for failure in run.failures:
         print(f"mar-insight: {failure}", file=sys.stderr)
     return 2 if run.failures else 0
 
 
-def _serve(engine: Engine, settings: Settings, port: int | None) -> NoReturn:
+def _serve(
+    engine: Engine, settings: Settings, port: int | None, _: Callable[[str], str]
+) -> NoReturn:
     """Start Streamlit; an empty SQLite database gets the demo data first, and an older one is
     upgraded, so the embedded default works with one command on a fresh or updated machine.
 
@@ -292,10 +329,10 @@ def _serve(engine: Engine, settings: Settings, port: int | None) -> NoReturn:
         with engine.connect() as connection:
             empty = not has_data_tables(connection)
         if empty:
-            print("Creating the demo database (one time only) …", file=sys.stderr)
+            print(_("Creating the demo database (one time only) …"), file=sys.stderr)
             generate_demo(engine, as_of=settings.today())
         for step in upgrade_database(engine):
-            print(f"Upgraded the database: {step}", file=sys.stderr)
+            print(_("Upgraded the database: {step}").format(step=step), file=sys.stderr)
     command = [sys.executable, "-m", "streamlit", "run", str(APP)]
     if port is not None:
         command += ["--server.port", str(port)]

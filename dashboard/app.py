@@ -19,16 +19,13 @@ from typing import Any
 import pandas  # noqa: F401
 import streamlit as st
 
-from dashboard import auth, data_access, ui
+from dashboard import auth, data_access, language, ui
+from dashboard.language import _
 from data.errors import DATABASE_ERRORS, UserError, describe_database_error
 from data.logs import log, unexpected
 from queries.access import Viewer
 
 HERE = Path(__file__).resolve().parent
-NO_SCHEMA = (
-    "The database is missing MAR Insight tables; run 'mar-insight demo' for demo data or "
-    "'mar-insight import DIR' for your own, then reload."
-)
 
 
 def _page(
@@ -47,18 +44,18 @@ def _pages(viewer: Viewer) -> list[st.Page]:
     pages = [
         # The overview lives at `/`; `/overview` (as people guess it, and as links written
         # before were) reaches it too, through a page the menu does not list.
-        _page("overview", "Overview", ":material/dashboard:", url_path="home", default=True),
-        _page("overview", "Overview", ":material/dashboard:", visibility="hidden"),
-        _page("partners", "Partners", ":material/groups:"),
-        _page("partner_detail", "Partner detail", ":material/person_search:"),
-        _page("conversions", "Conversions", ":material/conversion_path:"),
-        _page("stock", "Keys & stock", ":material/key:"),
-        _page("throughput", "Throughput", ":material/speed:"),
-        _page("reporting", "Reporting", ":material/assignment_late:"),
-        _page("compliance", "Compliance", ":material/gpp_maybe:"),
+        _page("overview", _("Overview"), ":material/dashboard:", url_path="home", default=True),
+        _page("overview", _("Overview"), ":material/dashboard:", visibility="hidden"),
+        _page("partners", _("Partners"), ":material/groups:"),
+        _page("partner_detail", _("Partner detail"), ":material/person_search:"),
+        _page("conversions", _("Conversions"), ":material/conversion_path:"),
+        _page("stock", _("Keys & stock"), ":material/key:"),
+        _page("throughput", _("Throughput"), ":material/speed:"),
+        _page("reporting", _("Reporting"), ":material/assignment_late:"),
+        _page("compliance", _("Compliance"), ":material/gpp_maybe:"),
     ]
     if viewer.sees_audit_log:
-        pages.append(_page("audit", "Audit log", ":material/policy:"))
+        pages.append(_page("audit", _("Audit log"), ":material/policy:"))
     return pages
 
 
@@ -67,9 +64,22 @@ def _screen(draw: Callable[[], None]) -> st.Page:
     return st.navigation([st.Page(draw, title="MAR Insight")], position="hidden")
 
 
+def _no_schema() -> None:
+    st.error(
+        _(
+            "The database is missing MAR Insight tables; run 'mar-insight demo' for demo data "
+            "or 'mar-insight import DIR' for your own, then reload."
+        )
+    )
+
+
 def _route() -> st.Page:
+    unknown_language = language.resolve()
+    language.switch()
+    if unknown_language:
+        st.warning(unknown_language)
     if not data_access.schema_exists():
-        return _screen(lambda: _problem(NO_SCHEMA))
+        return _screen(_no_schema)
     viewer = auth.current_viewer()
     if viewer is None:
         return _screen(lambda: None)
@@ -101,11 +111,11 @@ def _problem(message: str) -> None:
 def _sentence(error: Exception) -> str:
     """The one sentence for a failure; database failures and unexpected ones are logged."""
     if isinstance(error, UserError):
-        return str(error)
+        return error.translated(_)
     if isinstance(error, DATABASE_ERRORS):
         message = describe_database_error(error)
         log.warning("page failed: %s", message)
-        return message
+        return _(message)
     return unexpected(error)
 
 

@@ -14,26 +14,41 @@ from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from dashboard import data_access
+from dashboard import data_access, language
+from dashboard import labels as screen_labels
 from dashboard.auth import PERSONA_PARAMETER
+from dashboard.language import _
 from data.errors import UserError
 from data.logs import log
+from i18n import formats
+from i18n.catalogs import N_, translations
 from queries.filter_options import filter_options, labels, refuse_unknown
 from queries.filters import FROM, PARAMETERS, TO, VOCABULARY, Filters, FilterSpec
 
+#: The period presets, by their English names (catalog messages, shown translated).
 PRESETS: dict[str, int | None] = {
-    "Last 30 days": 30,
-    "Last 90 days": 90,
-    "Last 365 days": 365,
-    "Year to date": None,
-    "Since 2020 (all)": 0,
+    N_("Last 30 days"): 30,
+    N_("Last 90 days"): 90,
+    N_("Last 365 days"): 365,
+    N_("Year to date"): None,
+    N_("Since 2020 (all)"): 0,
 }
-CUSTOM = "Custom range"
+CUSTOM = N_("Custom range")
+#: Each filter's "All …" placeholder, a whole catalog message.
+ALL = {
+    "am": N_("All account managers"),
+    "partner": N_("All partners"),
+    "region": N_("All regions"),
+    "country": N_("All countries"),
+    "product": N_("All products"),
+    "segment": N_("All segments"),
+}
 FIRST_DAY = dt.date(2020, 1, 1)
 _SAVED = "filters.url"
 _LABELS = "filters.labels"
-#: URL parameters that are not filters: the demo persona (dashboard/auth.py) and Streamlit's own.
-OTHER_PARAMETERS = (PERSONA_PARAMETER, "embed", "embed_options")
+#: URL parameters that are not filters: the demo persona (dashboard/auth.py), the language
+#: (dashboard/language.py) and Streamlit's own.
+OTHER_PARAMETERS = (PERSONA_PARAMETER, "lang", "embed", "embed_options")
 #: Filters without a sidebar widget (the as-of date, a page's grain) keep their URL value.
 _KEPT = tuple(spec.param for spec in VOCABULARY if spec.widget is None)
 _CHOSEN = tuple(spec for spec in VOCABULARY if spec.widget in ("select", "multiselect"))
@@ -132,8 +147,8 @@ def current_filters(scope_account_manager_id: int | None = None) -> Filters:
         st.session_state[_SAVED] = {name: list(values) for name, values in params.items()}
     except UserError as exc:
         log.info("refused parameters %s: %s", dict(params), exc)
-        st.error(str(exc))
-        st.button("Reset filters", on_click=_reset, type="primary")
+        st.error(exc.translated(_))
+        st.button(_("Reset filters"), on_click=_reset, type="primary")
         st.stop()
     st.session_state[_LABELS] = labels(options)
     _draw(filters, {name: params[name] for name in _KEPT if name in params}, labels(options))
@@ -159,48 +174,60 @@ def _seed_widgets(filters: Filters, kept: dict[str, list[str]]) -> None:
 
 def _draw(filters: Filters, kept: dict[str, list[str]], names: dict[str, dict[str, str]]) -> None:
     _seed_widgets(filters, kept)
+    # Bound to this run's language: option labels must not change between runs.
+    lang = language.current()
+    gettext = translations(lang).gettext
     sidebar = st.sidebar
-    sidebar.caption(f"As of **{filters.as_of.isoformat()}** (UTC)")
-    sidebar.selectbox("Period", [*PRESETS, CUSTOM], key="w_preset", on_change=_on_preset_change)
+    sidebar.caption(_("As of **{day}** (UTC)").format(day=formats.date(filters.as_of, lang)))
+    sidebar.selectbox(
+        _("Period"),
+        [*PRESETS, CUSTOM],
+        key="w_preset",
+        format_func=gettext,
+        on_change=_on_preset_change,
+    )
     first = min(FIRST_DAY, filters.date_from)
     for spec in (FROM, TO):
         sidebar.date_input(
-            spec.label,
+            _(spec.label),
             key=_key(spec),
             min_value=first,
             max_value=filters.as_of,
-            format="YYYY-MM-DD",
+            format=formats.DAY[lang].moment,
             on_change=_on_widget_change,
         )
     for spec in _CHOSEN:
-        choices = names.get(spec.param, {})
+        choices = {
+            value: screen_labels.value(spec.param, label, lang)
+            for value, label in names.get(spec.param, {}).items()
+        }
         if spec.widget == "select":
             sidebar.selectbox(
-                spec.label,
+                _(spec.label),
                 list(choices),
                 key=_key(spec),
                 index=None,
                 format_func=choices.__getitem__,
-                placeholder=f"All {spec.plural}",
+                placeholder=_(ALL[spec.param]),
                 on_change=_on_widget_change,
             )
         else:
             sidebar.multiselect(
-                spec.label,
+                _(spec.label),
                 list(choices),
                 key=_key(spec),
                 format_func=choices.__getitem__,
-                placeholder=f"All {spec.plural}",
+                placeholder=_(ALL[spec.param]),
                 on_change=_on_widget_change,
                 # No "Select N matches": picking every fuzzy match of a typed word is never
                 # what a viewer means, and "all" is the empty choice already.
                 select_all=False,
             )
     left, right = sidebar.columns(2)
-    left.button("Reset filters", on_click=_reset, use_container_width=True)
+    left.button(_("Reset filters"), on_click=_reset, use_container_width=True)
     right.button(
-        "Refresh data",
+        _("Refresh data"),
         on_click=data_access.clear_cache,
         use_container_width=True,
-        help="Read the database again instead of using cached results.",
+        help=_("Read the database again instead of using cached results."),
     )

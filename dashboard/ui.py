@@ -4,18 +4,22 @@ cards and empty states, so numbers and dates look the same everywhere."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import polars as pl
 import streamlit as st
 
-from dashboard import data_access, labels, sidebar
+from dashboard import data_access, labels, language, sidebar
 from dashboard.charts import colour_map
+from dashboard.language import _, ngettext
 from data.audit import record_export
 from data.logs import log
+from i18n import Language, formats
+from i18n.catalogs import N_, translations
 from queries.access import Viewer
-from queries.exports import file_name, to_csv
+from queries.exports import audited_report, file_name, to_csv, to_excel_csv
 from queries.filters import Filters
 from queries.kpis import Kpi
 from queries.partners import product_options
@@ -26,11 +30,11 @@ _VIEWER = "mar.viewer"
 #: Decimals on screen where one is too few; files keep every digit (DESIGN §6).
 SCREEN_DECIMALS = {"consumption_per_day": 2, "partners_consumption_per_day": 2}
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
-COMPANY_STOCK_NOTE = (
+COMPANY_STOCK_NOTE = N_(
     "Stock, cover and stock-out dates are the company's, whatever the partner filters: the "
     "central stock runs out for everyone on the same day."
 )
-PARTIAL_NOTE = (
+PARTIAL_NOTE = N_(
     "Lighter bars and dashed lines mark partial periods: only partly inside the date range or "
     "not over yet, so they hold fewer days than a whole period."
 )
@@ -57,8 +61,11 @@ def page_filters() -> Filters:
     resolved = sidebar.current_filters(who.scope_account_manager_id)
     st.session_state[_FILTERS] = resolved
     if who.scope_account_manager_id is not None:
-        st.caption(f"You are looking at the partners of {who.name}, and only at them.")
-    st.caption(f"Showing {resolved.caption(sidebar.option_labels())}")
+        st.caption(
+            _("You are looking at the partners of {name}, and only at them.").format(name=who.name)
+        )
+    shown = resolved.caption(sidebar.option_labels(), _, date)
+    st.caption(_("Showing {filters}").format(filters=shown))
     return resolved
 
 
@@ -94,16 +101,24 @@ def partner_table(
 def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str, object]:
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
-        label = headers.get(name) or labels.column(name)
+        label = _(headers[name]) if name in headers else labels.column(name)
+        # Streamlit's printf formats know no decimal comma, so fractions use its browser-locale
+        # formats: right whenever the language is the browser's, the default choice.
         if name in PERCENT_COLUMNS:
-            config[name] = st.column_config.NumberColumn(label, format="%.1f%%")
+            config[name] = st.column_config.NumberColumn(label, format="percent", step=0.001)
         elif dtype.is_integer():
-            config[name] = st.column_config.NumberColumn(label, format="localized")
+            config[name] = st.column_config.NumberColumn(
+                label, format=formats.table_integer_format(language.current())
+            )
         elif dtype.is_float():
             decimals = SCREEN_DECIMALS.get(name, 1)
-            config[name] = st.column_config.NumberColumn(label, format=f"%.{decimals}f")
+            config[name] = st.column_config.NumberColumn(
+                label, format="localized", step=10**-decimals
+            )
         elif dtype == pl.Date:
-            config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+            config[name] = st.column_config.DateColumn(
+                label, format=formats.DAY[language.current()].moment
+            )
         elif name in ("product_name", "partner_name"):
             config[name] = st.column_config.TextColumn(label, width="large")
         else:
@@ -131,9 +146,7 @@ def table(
     if frame.is_empty():
         st.info(empty)
         return []
-    shown = labels.readable(
-        frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
-    )
+    shown = labels.readable(frame)
     options: dict[str, Any] = {
         "hide_index": True,
         "placeholder": "—",
@@ -153,16 +166,32 @@ def table(
 
 
 def download(frame: pl.DataFrame, report: str) -> None:
-    """A CSV download button for `frame`, built from the same writer as the CLI export."""
-    st.download_button(
-        f"Download CSV ({frame.height:,} {'row' if frame.height == 1 else 'rows'})",
+    """Two download buttons for `frame`: the machine CSV, built by the same writer as the CLI
+    export, and beside it a CSV for Excel in the viewer's language; both are audited."""
+    lang = language.current()
+    rows = ngettext("{count} row", "{count} rows", frame.height).format(
+        count=formats.number(frame.height, lang)
+    )
+    machine, excel = st.columns(2, gap="small")
+    machine.download_button(
+        _("Download CSV ({rows})").format(rows=rows),
         data=lambda: to_csv(frame),
         file_name=file_name(report, filters()),
         mime="text/csv",
         key=f"download-{report}",
         icon=":material/download:",
         on_click=_record_download,
-        args=(report, filters().to_params(), frame.height),
+        args=(audited_report(report), filters().to_params(), frame.height),
+    )
+    excel.download_button(
+        _("CSV for Excel"),
+        data=lambda: to_excel_csv(frame, lang),
+        file_name=file_name(report, filters(), excel=lang),
+        mime="text/csv",
+        key=f"download-excel-{report}",
+        icon=":material/table_view:",
+        on_click=_record_download,
+        args=(audited_report(report, lang), filters().to_params(), frame.height),
     )
 
 
@@ -172,11 +201,19 @@ def _record_download(report: str, params: dict[str, list[str]], rows: int) -> No
     log.info("download %s by %s: %d rows, filters %s", report, viewer().email, rows, params)
 
 
-def number(value: float | None, *, decimals: int = 0, suffix: str = "") -> str:
-    """A figure with thousands separators, or an em dash when there is none."""
-    if value is None:
-        return "—"
-    return f"{value:,.{decimals}f}{suffix}"
+def number(value: float | None, *, decimals: int = 0) -> str:
+    """A figure as the viewer's language writes it, or an em dash when there is none."""
+    return formats.number(value, language.current(), decimals=decimals)
+
+
+def percent(value: float | None, *, decimals: int = 1) -> str:
+    """A share (0.125) as the viewer's language writes a percentage."""
+    return formats.percent(value, language.current(), decimals=decimals)
+
+
+def date(value: dt.date | None) -> str:
+    """A day as the viewer's language writes it."""
+    return formats.date(value, language.current())
 
 
 DeltaColour = Literal["normal", "inverse", "off"]
@@ -193,7 +230,9 @@ class Delta:
     arrow: Literal["auto", "off"]
 
 
-def kpi_delta(figure: Kpi, value: float | None, previous: float | None) -> Delta:
+def kpi_delta(
+    figure: Kpi, value: float | None, previous: float | None, lang: Language = "en"
+) -> Delta:
     """The change against the previous period as the card shows it.
 
     A change that rounds to zero at the card's precision is no change: neutral, without an
@@ -206,28 +245,37 @@ def kpi_delta(figure: Kpi, value: float | None, previous: float | None) -> Delta
     scale = 100 if figure.percent else 1
     change = round((value - previous) * scale, figure.decimals)
     if change == 0:
-        return Delta("no change", "off", "off")
-    unit = "pp" if figure.percent else ""
-    return Delta(f"{change:+,.{figure.decimals}f}{unit}", _GOOD_NEWS[figure.better], "auto")
+        return Delta(translations(lang).gettext("no change"), "off", "off")
+    text = (
+        formats.points(change / scale, lang, decimals=figure.decimals)
+        if figure.percent
+        else formats.number(change, lang, decimals=figure.decimals, signed=True)
+    )
+    return Delta(text, _GOOD_NEWS[figure.better], "auto")
 
 
 def kpi(figure: Kpi, value: float | None, previous: float | None) -> None:
     """A KPI card with its change against the previous period."""
-    scale = 100 if figure.percent else 1
-    shown = None if value is None else value * scale
-    delta = kpi_delta(figure, value, previous)
+    delta = kpi_delta(figure, value, previous, language.current())
+    shown = (
+        formats.percent(value, language.current(), decimals=figure.decimals)
+        if figure.percent
+        else formats.number(value, language.current(), decimals=figure.decimals)
+    )
     st.metric(
-        figure.label,
-        number(shown, decimals=figure.decimals, suffix="%" if figure.percent else ""),
+        _(figure.label),
+        shown,
         delta=delta.text,
         delta_color=delta.colour,
         delta_arrow=delta.arrow,
-        help=figure.description,
+        help=_(figure.description),
         border=True,
     )
 
 
-def milestone_caption(projection: Mapping[str, object], narrowed: bool) -> str | None:
+def milestone_caption(
+    projection: Mapping[str, object], narrowed: bool, lang: Language = "en"
+) -> str | None:
     """The next milestone in words, or None when no date can be projected.
 
     Milestones are the company's; in a view narrowed to some partners the figures are those
@@ -236,17 +284,44 @@ def milestone_caption(projection: Mapping[str, object], narrowed: bool) -> str |
     """
     if projection.get("projected_on") is None:
         return None
-    whose = "the partners in view (not the company's)" if narrowed else "the company"
-    return (
-        f"Next milestone {projection['milestone']:,} for {whose}: "
-        f"{projection['remaining']:,} to go at {projection['rate_per_day']:,.1f} per day "
-        f"(last 28 days) → projected for **{projection['projected_on']}**."
+    sentence = (
+        N_(
+            "Next milestone {milestone} for the partners in view (not the company's): "
+            "{remaining} to go at {rate} per day (last 28 days) → projected for **{day}**."
+        )
+        if narrowed
+        else N_(
+            "Next milestone {milestone} for the company: {remaining} to go at {rate} per day "
+            "(last 28 days) → projected for **{day}**."
+        )
     )
+    return (
+        translations(lang)
+        .gettext(sentence)
+        .format(
+            milestone=formats.number(_float(projection["milestone"]), lang),
+            remaining=formats.number(_float(projection["remaining"]), lang),
+            rate=formats.number(_float(projection["rate_per_day"]), lang, decimals=1),
+            day=formats.date(projection["projected_on"], lang),  # type: ignore[arg-type]
+        )
+    )
+
+
+def _float(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
 
 
 def grain_switch() -> Grain:
     """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods."""
+    lang = language.current()  # bound now: the option labels must not change between runs
     grain: Grain = st.segmented_control(
-        "Periods", GRAINS, default="week", key="grain", bind="query-params", required=True
+        _("Periods"),
+        GRAINS,
+        default="week",
+        key="grain",
+        bind="query-params",
+        required=True,
+        format_func=lambda grain: labels.value("grain", grain, lang),
     )
     return grain

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from data.db import database_url
 from data.errors import UserError
+from i18n import DEFAULT_LANGUAGE, Language
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'mar-insight.sqlite'}"
@@ -87,6 +88,9 @@ class Settings(BaseSettings):
         """`postgresql://` and `postgres://` use psycopg2, the driver the project installs."""
         return database_url(value)
 
+    #: The language when neither the URL (`?lang=`) nor the browser names one we have, and
+    #: the language of the command line's messages.
+    language: Language = DEFAULT_LANGUAGE
     # Mail and alerts (`mar-insight digest` and `mar-insight alerts`).
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

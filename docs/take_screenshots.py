@@ -3,8 +3,9 @@
 Starts `mar-insight serve` on the configured database (by default the embedded SQLite demo,
 created on first start with today as the as-of date), opens every page in headless Chromium
 as management, then the overview, stock and reporting pages as an account manager (picked
-in the demo persona box), and writes full-page PNGs to docs/screenshots/; last, that account
-manager's weekly digest (`mar-insight digest --out`) as a phone shows it.
+in the demo persona box) and in a German browser, and writes full-page PNGs to
+docs/screenshots/; last, that account manager's weekly digest (`mar-insight digest --out`) as
+a phone shows it.
 
     .venv/bin/python -m docs.take_screenshots
 
@@ -56,6 +57,8 @@ PAGES = (
     ("compliance", "compliance", "Compliance"),
 )
 ACCOUNT_MANAGER_PAGES = ("overview", "stock", "reporting", "compliance")
+#: Pages photographed again in a German browser (no `?lang=`: the browser's language decides).
+GERMAN_PAGES = ("overview", "stock", "reporting")
 
 
 def _wait(page: Page) -> None:
@@ -178,6 +181,15 @@ def main() -> int:
                 page.locator(NAV_LINK).filter(has_text=titles[name]).first.click()
                 _wait(page)
                 _photograph(page, f"account_manager_{name}")
+            german = browser.new_context(viewport=VIEWPORT, locale="de-DE")
+            german.set_default_timeout(TIMEOUT_MS)
+            paths = {name: path for name, path, _ in PAGES}
+            for name in GERMAN_PAGES:
+                page = german.new_page()
+                page.goto(f"{base}/{paths[name]}")
+                _wait(page)
+                _photograph(page, f"de_{name}")
+                page.close()
             _photograph_digest(browser, settings)
             browser.close()
     finally:

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts import cumulative_with_milestones
 from data.errors import UserError
+from i18n import DEFAULT_LANGUAGE
 from queries.digest import InstallationTrend
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,7 +55,7 @@ def trend_figure(trend: InstallationTrend) -> go.Figure:
     """The dashboard's cumulative chart (milestone lines, projection of the next one) with
     the installations of each week as bars on a second axis."""
     figure = cumulative_with_milestones(
-        trend.weeks, trend.milestones, trend.next_milestone, trend.narrowed
+        trend.weeks, trend.milestones, trend.next_milestone, trend.narrowed, DEFAULT_LANGUAGE
     )
     figure.add_trace(
         go.Bar(

@@ -10,7 +10,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from data.schema import is_enabling, keys, partners
 from queries.facts import key_event_counts
 from queries.filters import Filters
-from queries.key_stages import ACTIVATION_CODES, held_in_view
+from queries.key_stages import ACTIVATION_CODES, UNKNOWN_CODE, held_in_view
 from queries.run import fetch
 from queries.scope import partner_conditions, partner_in_scope
 from queries.sql import period_start, within
@@ -32,7 +32,7 @@ def _denied() -> ColumnElement[bool]:
 
 
 def _meaning(codes: pl.Expr) -> pl.Expr:
-    return codes.replace_strict(ACTIVATION_CODES, default="unknown code", return_dtype=pl.String)
+    return codes.replace_strict(ACTIVATION_CODES, default=UNKNOWN_CODE, return_dtype=pl.String)
 
 
 def activation_denials(connection: sa.Connection, filters: Filters) -> pl.DataFrame:

@@ -10,6 +10,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY, ComplianceRules
+from i18n import Language
+from i18n.formats import decimal_sign
 from queries.activations import activation_denials
 from queries.citizenship import citizenship_caps
 from queries.conversions import conversion_funnel
@@ -88,7 +90,38 @@ def to_csv(frame: pl.DataFrame) -> bytes:
     )
 
 
-def file_name(report: str, filters: Filters) -> str:
-    """A download name that carries the report, the date range and every other active filter,
-    so a file found later says what it holds."""
-    return f"mar-insight_{report}_{filters.file_part()}.csv"
+#: Byte-order mark: without it Excel reads UTF-8 as the local code page ("MÃ¼nchen").
+BOM = "\ufeff"
+
+
+def to_excel_csv(frame: pl.DataFrame, language: Language) -> bytes:
+    """CSV bytes that Excel set to `language` opens in columns with the right numbers.
+
+    Where the decimal sign is a comma (de, fr), Excel splits on semicolons and reads
+    `1234,5`; elsewhere it is the machine CSV's comma and point. Numbers carry their full
+    precision and no grouping (Excel would read `1.234` as a date or a thousandth), dates stay
+    ISO (Excel reads them as dates in every language and shows them in its own), and the file
+    starts with a byte-order mark so that Excel reads UTF-8. The machine CSV (`to_csv`) is
+    what scripts read; this is for people.
+    """
+    comma = decimal_sign(language) == ","
+    text = defuse_formulas(frame).write_csv(
+        separator=";" if comma else ",",
+        decimal_comma=comma,
+        datetime_format="%Y-%m-%dT%H:%M:%S",
+        date_format="%Y-%m-%d",
+    )
+    return (BOM + text).encode("utf-8")
+
+
+def audited_report(report: str, excel: Language | None = None) -> str:
+    """The report as the audit log names it: an Excel file is the same data in another form,
+    so it keeps the report's name and says which form was taken."""
+    return f"{report} (Excel, {excel})" if excel else report
+
+
+def file_name(report: str, filters: Filters, excel: Language | None = None) -> str:
+    """A download name that carries the report, the date range, every other active filter
+    and, for a spreadsheet file, its language, so a file found later says what it holds."""
+    suffix = f"_excel-{excel}" if excel else ""
+    return f"mar-insight_{report}_{filters.file_part()}{suffix}.csv"

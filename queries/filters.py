@@ -23,6 +23,7 @@ from typing import Literal
 from data.dialect import GRAINS, Grain
 from data.errors import UserError
 from data.schema import SEGMENTS
+from i18n.catalogs import N_
 
 DEFAULT_RANGE_DAYS = 365
 #: The dates a parameter may name: any real range fits, and a range, the period of equal
@@ -151,7 +152,7 @@ def _grain(name: str, values: list[str]) -> Grain | None:
 AS_OF = FilterSpec(
     "as_of",
     "as_of",
-    "As of",
+    N_("As of"),
     "range",
     _one_date,
     cli_flag="--as-of",
@@ -160,7 +161,7 @@ AS_OF = FilterSpec(
 FROM = FilterSpec(
     "from",
     "date_from",
-    "From",
+    N_("From"),
     "range",
     _one_date,
     widget="date",
@@ -170,7 +171,7 @@ FROM = FilterSpec(
 TO = FilterSpec(
     "to",
     "date_to",
-    "To",
+    N_("To"),
     "range",
     _one_date,
     widget="date",
@@ -180,7 +181,7 @@ TO = FilterSpec(
 ACCOUNT_MANAGER = FilterSpec(
     "am",
     "account_manager_id",
-    "Account manager",
+    N_("Account manager"),
     "partner",
     _one_id,
     plural="account managers",
@@ -194,7 +195,7 @@ ACCOUNT_MANAGER = FilterSpec(
 PARTNER = FilterSpec(
     "partner",
     "partner_ids",
-    "Partners",
+    N_("Partners"),
     "partner",
     _ids,
     plural="partners",
@@ -209,7 +210,7 @@ PARTNER = FilterSpec(
 REGION = FilterSpec(
     "region",
     "regions",
-    "Region",
+    N_("Region"),
     "partner",
     _texts,
     plural="regions",
@@ -224,7 +225,7 @@ REGION = FilterSpec(
 COUNTRY = FilterSpec(
     "country",
     "countries",
-    "Country",
+    N_("Country"),
     "partner",
     _upper_texts,
     plural="countries",
@@ -239,7 +240,7 @@ COUNTRY = FilterSpec(
 PRODUCT = FilterSpec(
     "product",
     "product_codes",
-    "Product",
+    N_("Product"),
     "product",
     _texts,
     plural="products",
@@ -254,7 +255,7 @@ PRODUCT = FilterSpec(
 SEGMENT = FilterSpec(
     "segment",
     "segments",
-    "Segment",
+    N_("Segment"),
     "installation",
     _segments,
     plural="segments",
@@ -268,7 +269,7 @@ SEGMENT = FilterSpec(
 GRAIN = FilterSpec(
     "grain",
     "grain",
-    "Periods",
+    N_("Periods"),
     "report",
     _grain,
     cli_flag="--grain",
@@ -404,16 +405,28 @@ class Filters:
                 params[spec.param] = [_written(value) for value in values]
         return params
 
-    def caption(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    def caption(
+        self,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        gettext: Callable[[str], str] = str,
+        day: Callable[[dt.date], str] | None = None,
+    ) -> str:
         """The active filters as a sentence a reader understands, e.g. "As of 2026-11-25 ·
-        2025-11-26 to 2026-11-25 · Segment: education"; `labels` names ids by parameter."""
-        parts = [f"As of {self.as_of}", f"{self.date_from} to {self.range_end}"]
+        2025-11-26 to 2026-11-25 · Segment: education"; `labels` names ids by parameter;
+        `gettext` and `day` write it in the reader's language (English and ISO by default)."""
+        written = day or _written
+        parts = [
+            gettext("As of {day}").format(day=written(self.as_of)),
+            gettext("{start} to {end}").format(
+                start=written(self.date_from), end=written(self.range_end)
+            ),
+        ]
         for spec in VOCABULARY:
             values = self.values(spec)
             if spec.restricts != "range" and values:
                 names = (labels or {}).get(spec.param, {})
                 shown = ", ".join(names.get(_written(v), _written(v)) for v in values)
-                parts.append(f"{spec.label}: {shown}")
+                parts.append(f"{gettext(spec.label)}: {shown}")
         return " · ".join(parts)
 
     def file_part(self) -> str:

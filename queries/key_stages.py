@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from data.schema import keys
+from i18n.catalogs import N_
 from queries.filters import Filters
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
 from queries.sql import end_of, happened_by, not_happened_by
@@ -31,15 +32,17 @@ KEY_STAGES = (
 )
 #: What each two-digit answer means (DESIGN §1); a code not listed is shown as unknown.
 ACTIVATION_CODES = {
-    "00": "enabled",
-    "01": "duplicate product key ID",
-    "02": "enabled through the override process",
-    "03": "key never delivered",
-    "04": "not delivered to the buyer named on the CBR",
-    "05": "key already returned",
-    "06": "reported lost or stolen",
-    "07": "already enabled",
+    "00": N_("enabled"),
+    "01": N_("duplicate product key ID"),
+    "02": N_("enabled through the override process"),
+    "03": N_("key never delivered"),
+    "04": N_("not delivered to the buyer named on the CBR"),
+    "05": N_("key already returned"),
+    "06": N_("reported lost or stolen"),
+    "07": N_("already enabled"),
 }
+#: The meaning of a code Microsoft's list does not have.
+UNKNOWN_CODE = N_("unknown code")
 #: Return codes: `O…` returned with credit, `Q…` without (rejected `P` returns are not recorded).
 CREDIT_PREFIX = "O"
 NO_CREDIT_PREFIX = "Q"

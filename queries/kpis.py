@@ -13,6 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.settings import DEFAULT_REPORT_DUE_DAY
+from i18n.catalogs import N_
 from queries.conversions import conversion_summary
 from queries.facts import installation_counts
 from queries.filters import Filters
@@ -25,6 +26,7 @@ class Kpi:
     """One headline figure: how it is named, what it means and how it reads best."""
 
     name: str
+    #: English catalog messages, translated where the card is drawn.
     label: str
     description: str
     decimals: int = 0
@@ -34,41 +36,43 @@ class Kpi:
 
 
 KPIS = (
-    Kpi("installations", "Installations", "Successful installations in the date range."),
+    Kpi("installations", N_("Installations"), N_("Successful installations in the date range.")),
     Kpi(
         "active_partners",
-        "Active partners",
-        "Partners with at least one successful installation in the range.",
+        N_("Active partners"),
+        N_("Partners with at least one successful installation in the range."),
     ),
     Kpi(
         "converted_rrps",
-        "Converted RRPs",
-        "Former RRPs with a signed TPR contract by the as-of date.",
+        N_("Converted RRPs"),
+        N_("Former RRPs with a signed TPR contract by the as-of date."),
     ),
     Kpi(
         "conversion_rate",
-        "Conversion rate",
-        "Contracts signed ÷ RRPs registered.",
+        N_("Conversion rate"),
+        N_("Contracts signed ÷ RRPs registered."),
         decimals=1,
         percent=True,
     ),
     Kpi(
         "keys_in_stock",
-        "Keys in stock",
-        "The company's keys in stock (MAR and every partner) at the as-of date, whatever the "
-        "partner filters: the central stock runs out for everyone on the same day.",
+        N_("Keys in stock"),
+        N_(
+            "The company's keys in stock (MAR and every partner) at the as-of date, whatever "
+            "the partner filters: the central stock runs out for everyone on the same day."
+        ),
         better="neither",
     ),
     Kpi(
         "days_of_cover",
-        "Days of cover",
-        "The company's stock ÷ its keys consumed per day over the last 28 days.",
+        N_("Days of cover"),
+        N_("The company's stock ÷ its keys consumed per day over the last 28 days."),
         decimals=1,
     ),
     Kpi(
         "partners_behind_on_reporting",
-        "Behind on reporting",
-        "Partners with at least one missing licence report.",
+        N_("Behind on reporting"),
+        N_("Partners with at least one missing licence report."),
         better="down",
     ),
 )

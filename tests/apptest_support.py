@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+#: The as-of day of the demo database the AppTest modules share (`demo_url` in conftest.py).
+AS_OF = dt.date(2026, 11, 25)
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 #: Every page in the navigation for every viewer (management also has "audit").
 PAGES = (

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from data.db import make_engine
+from data.demo import generate_demo
 from data.schema import create_schema
+from tests.apptest_support import APP, AS_OF
 
 PG_URL = os.environ.get("MAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -113,3 +117,24 @@ def engine(empty_engine: sa.Engine) -> sa.Engine:
     """An engine on a fresh database of each dialect, with the schema created."""
     create_schema(empty_engine)
     return empty_engine
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small demo database, built once per test process."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+    engine = make_engine(url)
+    generate_demo(engine, installations=20_000, seed=7, as_of=AS_OF, progress=lambda *_: None)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[AppTest]:
+    """A fresh app on the demo database with a fixed as-of date and empty caches."""
+    monkeypatch.setenv("MAR_DATABASE_URL", demo_url)
+    monkeypatch.setenv("MAR_AS_OF", AS_OF.isoformat())
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield AppTest.from_file(APP, default_timeout=60)
+    st.cache_resource.clear()

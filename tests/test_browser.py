@@ -562,3 +562,34 @@ def test_the_digest_reads_on_a_phone(browser: Browser, demo_database: str, tmp_p
         phone.screenshot(path=SCREENSHOTS / "digest.png", full_page=True)
     finally:
         phone.close()
+
+
+def test_a_german_browser_reads_the_dashboard_in_german(app: App) -> None:
+    """`st.context.locale` comes from the browser, which AppTest cannot fake: a de-DE
+    browser without `?lang=` gets German titles, navigation and grouping."""
+    context = app.browser.new_context(viewport=VIEWPORT, locale="de-DE")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        offset = app.server.log_offset()
+        _open(page, app.server.url)
+        expect(page.locator("h1").first).to_have_text("Übersicht")
+        assert "Schlüssel & Bestand" in _nav_titles(page)
+        installations = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        assert "," not in installations  # German groups thousands with a point
+        _assert_no_error(page, app.server, offset)
+        for name, path in (("overview", ""), ("stock", "stock"), ("reporting", "reporting")):
+            _open(page, f"{app.server.url}/{path}")
+            _screenshot(page, f"de_{name}")
+    finally:
+        context.close()
+
+
+def test_the_language_switch_writes_lang_into_the_url(app: App, page: Page) -> None:
+    _open(page, app.server.url)
+
+    page.locator(f'{SIDEBAR} [data-testid="stButtonGroup"]').get_by_text("Français").click()
+    _wait_for_run(page)
+
+    assert "lang=fr" in page.url
+    expect(page.locator("h1").first).to_have_text("Vue d'ensemble")

@@ -6,42 +6,16 @@ Expected figures are counted with plain SQL in the test, not by the query layer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cli.main import main as cli
 from data.db import make_engine
-from data.demo import generate_demo
 from data.errors import DATABASE_UNREACHABLE
-from tests.apptest_support import APP, PAGES, open_page
-
-AS_OF = dt.date(2026, 11, 25)
-
-
-@pytest.fixture(scope="session")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A small demo database, built once per test process."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
-    engine = make_engine(url)
-    generate_demo(engine, installations=20_000, seed=7, as_of=AS_OF, progress=lambda *_: None)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[AppTest]:
-    """A fresh app on the demo database with a fixed as-of date and empty caches."""
-    monkeypatch.setenv("MAR_DATABASE_URL", demo_url)
-    monkeypatch.setenv("MAR_AS_OF", AS_OF.isoformat())
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield AppTest.from_file(APP, default_timeout=60)
-    st.cache_resource.clear()
+from tests.apptest_support import AS_OF, PAGES, open_page
 
 
 def _scalar(url: str, sql: str, **params: object) -> int:

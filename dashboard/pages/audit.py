@@ -6,18 +6,21 @@ import streamlit as st
 
 from dashboard import data_access as da
 from dashboard import ui
+from dashboard.language import _
 from queries.audit import audit_entries
 
 filters = ui.page_filters()
-st.title("Audit log")
+st.title(_("Audit log"))
 if not ui.viewer().sees_audit_log:
-    st.error("Only management and administrators can see the audit log.")
+    st.error(_("Only management and administrators can see the audit log."))
     st.stop()
 st.caption(
-    f"Every CSV download and export from {filters.date_from} to {filters.date_to}, newest first."
+    _("Every CSV download and export from {start} to {end}, newest first.").format(
+        start=ui.date(filters.date_from), end=ui.date(filters.date_to)
+    )
 )
 ui.table(
     da.load(audit_entries, filters),
     "audit-log",
-    empty="Nobody has downloaded or exported anything in this date range.",
+    empty=_("Nobody has downloaded or exported anything in this date range."),
 )

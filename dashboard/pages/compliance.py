@@ -7,27 +7,33 @@ import streamlit as st
 
 from dashboard import compliance_sections as sections
 from dashboard import ui
+from dashboard.language import _
 
 filters = ui.page_filters()
-st.title("Licence compliance")
+st.title(_("Licence compliance"))
 st.caption(
-    f"Positions at {filters.as_of}; flows from {filters.date_from} to {filters.range_end}. "
-    "Select a row to open its partner."
+    _(
+        "Positions at {as_of}; flows from {start} to {end}. Select a row to open its partner."
+    ).format(
+        as_of=ui.date(filters.as_of),
+        start=ui.date(filters.date_from),
+        end=ui.date(filters.range_end),
+    )
 )
 
-st.subheader("Partners to call")
+st.subheader(_("Partners to call"))
 sections.risk(filters)
-st.subheader("Key pipeline")
+st.subheader(_("Key pipeline"))
 sections.pipeline(filters)
-st.subheader("Stuck keys")
+st.subheader(_("Stuck keys"))
 sections.stuck(filters)
-st.subheader("Activation denials")
+st.subheader(_("Activation denials"))
 sections.denials(filters)
-st.subheader("Duplicate devices and reused keys")
+st.subheader(_("Duplicate devices and reused keys"))
 sections.misuse(filters, evidence=False)
-st.subheader("Citizenship caps")
+st.subheader(_("Citizenship caps"))
 sections.caps(filters)
-st.subheader("Return window")
+st.subheader(_("Return window"))
 sections.returns(filters)
-st.subheader("COA licences after the RRP sunset")
+st.subheader(_("COA licences after the RRP sunset"))
 sections.coa(filters)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, language, ui
 from dashboard import data_access as da
+from dashboard.language import _
 from queries.throughput import installation_breakdown
 from queries.volumes import partner_volume_series, partner_volumes
 
 filters = ui.page_filters()
-st.title("Partners")
+st.title(_("Partners"))
 st.caption(
-    f"Installations and keys allocated from {filters.date_from} to {filters.range_end}; "
-    "select a row to open the partner."
+    _(
+        "Installations and keys allocated from {start} to {end}; select a row to open the partner."
+    ).format(start=ui.date(filters.date_from), end=ui.date(filters.range_end))
 )
 
 volumes = da.load(partner_volumes, filters)
@@ -21,7 +23,7 @@ selected = ui.table(
     volumes,
     "partner-volumes",
     selectable=True,
-    empty="No partners match these filters — clear the partner, region or manager filter.",
+    empty=_("No partners match these filters — clear the partner, region or manager filter."),
 )
 if selected:
     partner_id = int(volumes["partner_id"][selected[0]])
@@ -36,20 +38,24 @@ series = da.load(
     grain,
 )
 if series.is_empty():
-    st.info("No installations for these filters — widen the date range.")
+    st.info(_("No installations for these filters — widen the date range."))
 else:
     if not filters.partner_ids:
-        st.caption("The five largest partners; pick partners in the sidebar to compare others.")
+        st.caption(_("The five largest partners; pick partners in the sidebar to compare others."))
     if series["partial"].any():
-        st.caption(ui.PARTIAL_NOTE)
-    st.plotly_chart(charts.partner_series(series, grain))
+        st.caption(_(ui.PARTIAL_NOTE))
+    st.plotly_chart(charts.partner_series(series, grain, language.current()))
 
 left, right = st.columns(2)
 for column, by in ((left, "product"), (right, "segment")):
     with column:
         frame = da.load(installation_breakdown, filters, by)
         if frame.is_empty():
-            st.info(f"No installations by {by} for these filters.")
+            st.info(
+                _("No installations by product for these filters.")
+                if by == "product"
+                else _("No installations by segment for these filters.")
+            )
         else:
             colours = charts.SEGMENT_COLOURS if by == "segment" else ui.product_colours()
-            st.plotly_chart(charts.breakdown_bar(frame, by, colours))
+            st.plotly_chart(charts.breakdown_bar(frame, by, colours, lang=language.current()))

@@ -5,18 +5,26 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, labels, ui
+from dashboard import charts, labels, language, ui
 from dashboard import data_access as da
+from dashboard.language import _
 from queries.scope import partners_narrowed
 from queries.stock import allocation_vs_consumption, stock_on_hand
 
 filters = ui.page_filters()
 config = da.settings()
-st.title("Keys & stock")
+st.title(_("Keys & stock"))
 st.caption(
-    f"Stock at {filters.as_of}; consumption over the 28 days ending then; allocation "
-    f"and consumption per partner from {filters.date_from} to {filters.range_end}. "
-    + ui.COMPANY_STOCK_NOTE
+    _(
+        "Stock at {as_of}; consumption over the 28 days ending then; allocation and "
+        "consumption per partner from {start} to {end}."
+    ).format(
+        as_of=ui.date(filters.as_of),
+        start=ui.date(filters.date_from),
+        end=ui.date(filters.range_end),
+    )
+    + " "
+    + _(ui.COMPANY_STOCK_NOTE)
 )
 narrowed = partners_narrowed(filters)
 
@@ -24,29 +32,38 @@ stock = da.load(stock_on_hand, filters, config.cover_warning_days)
 low = stock.filter(stock["low_cover"])
 for row in low.iter_rows(named=True):
     st.warning(
-        f"{row['product_code']} has {row['days_of_cover']:,.1f} days of cover left "
-        f"(below {config.cover_warning_days}); projected stock-out {row['stockout_date']}."
+        _(
+            "{product} has {days} days of cover left (below {threshold}); projected stock-out "
+            "{day}."
+        ).format(
+            product=row["product_code"],
+            days=ui.number(row["days_of_cover"], decimals=1),
+            threshold=config.cover_warning_days,
+            day=ui.date(row["stockout_date"]),
+        )
     )
 if stock.is_empty():
-    st.info("No products match these filters — clear the product filter.")
+    st.info(_("No products match these filters — clear the product filter."))
     st.stop()
 left, right = st.columns(2)
-left.plotly_chart(charts.stock_by_product(stock, narrowed))
+left.plotly_chart(charts.stock_by_product(stock, narrowed, language.current()))
 if stock["stockout_date"].is_null().all():
-    right.info("No key was consumed in the last 28 days, so no stock-out date can be projected.")
+    right.info(_("No key was consumed in the last 28 days, so no stock-out date can be projected."))
 else:
-    right.plotly_chart(charts.stockout_dates(stock, filters.as_of, config.cover_warning_days))
+    right.plotly_chart(
+        charts.stockout_dates(stock, filters.as_of, config.cover_warning_days, language.current())
+    )
 ui.table(
     stock.select("product_code", "product_name", pl.exclude("product_code", "product_name")),
     "stock",
-    empty="No products match these filters.",
+    empty=_("No products match these filters."),
     headers=labels.IN_VIEW_COLUMNS if narrowed else None,
     export=stock,
 )
 
-st.subheader("Allocation vs consumption per partner")
+st.subheader(_("Allocation vs consumption per partner"))
 ui.table(
     da.load(allocation_vs_consumption, filters),
     "allocation-vs-consumption",
-    empty="No keys were allocated to or consumed by these partners in the range.",
+    empty=_("No keys were allocated to or consumed by these partners in the range."),
 )
