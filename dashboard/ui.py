@@ -313,15 +313,25 @@ def _float(value: object) -> float:
 
 
 def grain_switch() -> Grain:
-    """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods."""
+    """Day / week / month, kept in the URL as `grain` so a shared link keeps the periods.
+
+    The URL is written here rather than through `bind="query-params"`: a bound widget puts its
+    option's *label* in the URL, and the label changes with the language, so `?grain=day`
+    would stop working in every language but one.  The sidebar has already refused a bad value.
+    """
     lang = language.current()  # bound now: the option labels must not change between runs
+    in_url = st.query_params.get("grain")
     grain: Grain = st.segmented_control(
         _("Periods"),
         GRAINS,
-        default="week",
+        default=in_url if in_url in GRAINS else "week",
         key="grain",
-        bind="query-params",
         required=True,
         format_func=lambda grain: labels.value("grain", grain, lang),
+        on_change=_grain_to_url,
     )
     return grain
+
+
+def _grain_to_url() -> None:
+    st.query_params["grain"] = st.session_state["grain"]

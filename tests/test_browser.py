@@ -396,7 +396,7 @@ def test_deep_link_fills_the_sidebar(app: App, page: Page) -> None:
     expect(page.locator("h1").first).to_have_text("Partners")
     assert _sidebar_dates(page) == ["2026-01-01", "2026-06-30"]
     segment = page.locator(f'{SIDEBAR} [data-testid="stMultiSelect"]').filter(has_text="Segment")
-    expect(segment).to_contain_text("education")
+    expect(segment).to_contain_text("Education")
     expect(page.locator(TABLE).first).to_be_visible()
     captions = page.locator(f'{MAIN} [data-testid="stCaptionContainer"]')
     expect(captions.filter(has_text="from 2026-01-01 to 2026-06-30")).to_be_visible()
@@ -510,7 +510,7 @@ def test_period_switch_regroups_throughput(app: App, page: Page) -> None:
     _open(page, f"{app.server.url}/throughput?grain=day")
     expect(page.locator(".js-plotly-plot .gtitle").first).to_have_text("Installations per day")
     days = _download_rows(page)
-    page.get_by_role("radio", name="month", exact=True).click()
+    page.get_by_role("radio", name="Month", exact=True).click()
     expect(page.locator(".js-plotly-plot .gtitle").first).to_have_text("Installations per month")
     _wait_for_run(page)
     assert "grain=month" in page.url
