@@ -120,8 +120,10 @@ class Session:
         self.default_page = ""  # its URL path ("" when it is the root)
         self.default_title = ""
         self.query = ""  # the URL's query string after the last run, as the page set it
+        self.drawn: list[str] = []  # labels of the widgets the last run drew
         self._socket: ClientConnection | None = None
         self._cached: dict[str, str | None] = {}  # message hash → its error, as a tab caches
+        self._cached_labels: dict[str, str] = {}  # message hash → the label of its widget
         self._widget_ids: dict[str, str] = {}  # widget label → id, from the last run
 
     async def open(self) -> None:
@@ -152,19 +154,27 @@ class Session:
             await self._socket.close()
             self._socket = None
 
-    async def visit(self, visit: Visit, number: int = 0) -> View:
-        """Run one page and wait until the script has finished; never raises."""
+    async def visit(self, visit: Visit, number: int = 0, *, click: str | None = None) -> View:
+        """Run one page and wait until the script has finished; never raises.
+
+        `click` is the label of a button the last run drew, clicked on the way: the server
+        runs the button's callback (e.g. a download's audit row) before the page, so a clean
+        finish means the callback ran.  A label the last run did not draw fails the view
+        unsent, as a browser cannot click it: its id (remembered from another page or from
+        before a reconnect) may name a widget this server session does not know, and a
+        trigger for that is silently ignored."""
         started = time.perf_counter()
         try:
-            error = await asyncio.wait_for(self._run(visit), timeout=self.timeout)
+            error = await asyncio.wait_for(self._run(visit, click), timeout=self.timeout)
         except TimeoutError:
             error = f"no script_finished within {self.timeout:.0f} s"
         except (ProtocolError, WebSocketException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         page = visit.page or self.default_page or self.default_title
-        return View(number, page, visit.describe(), time.perf_counter() - started, error)
+        asked = " ".join(part for part in (visit.describe(), click and f"click {click!r}") if part)
+        return View(number, page, asked, time.perf_counter() - started, error)
 
-    def _rerun(self, visit: Visit) -> BackMsg:
+    def _rerun(self, visit: Visit, click: str | None = None) -> BackMsg:
         message = BackMsg()
         state = message.rerun_script
         state.query_string = visit.query
@@ -186,12 +196,18 @@ class Session:
             widget = WidgetState(id=self._widget_ids[label])
             widget.string_array_value.data.extend(values)
             state.widget_states.widgets.append(widget)
+        if click is not None:
+            if click not in self.drawn:
+                raise ProtocolError(f"no button labelled {click!r} on the previous page")
+            trigger = WidgetState(id=self._widget_ids[click], trigger_value=True)
+            state.widget_states.widgets.append(trigger)
         return message
 
-    async def _run(self, visit: Visit) -> str | None:
+    async def _run(self, visit: Visit, click: str | None = None) -> str | None:
         if self._socket is None:
             raise ProtocolError("the session is not open")
-        await self._socket.send(self._rerun(visit).SerializeToString())
+        await self._socket.send(self._rerun(visit, click).SerializeToString())
+        self.drawn = []
         errors: list[str] = []
         while True:
             data = await self._socket.recv()
@@ -217,6 +233,8 @@ class Session:
                 errors.append(f"page not found: {message.page_not_found.page_name!r}")
             elif kind == "ref_hash":
                 found = self._cached.get(message.ref_hash)
+                if message.ref_hash in self._cached_labels:
+                    self.drawn.append(self._cached_labels[message.ref_hash])
                 if found:
                     errors.append(found)
             elif kind == "delta":
@@ -241,6 +259,9 @@ class Session:
             label = getattr(widget, "label", None)
             if label and hasattr(widget, "id"):
                 self._widget_ids[str(label)] = str(widget.id)
+                self.drawn.append(str(label))
+                if message.metadata.cacheable:
+                    self._cached_labels[message.hash] = str(label)
         if message.metadata.cacheable:
             self._cached[message.hash] = error
         return error

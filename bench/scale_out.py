@@ -20,7 +20,9 @@ The last line is the result:
     scale-out: views/s 1 process=…, 2 processes=…, errors=… (during the stop …),
     audit_lost=…, replica lag=… s
 
-`audit_lost` = downloads whose view succeeded minus audit rows found on the primary;
+`audit_lost` = downloads the driver saw done (a click on a button the partners view drew, whose
+run finished cleanly: its `on_click` writes the audit row first) minus audit rows found on the
+primary;
 `replica lag` is the largest lag seen on the replica during the load.
 """
 
@@ -43,8 +45,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.exceptions import WebSocketException
 
 from bench.protocol_load import Session, View, Visit, plan
@@ -73,27 +73,11 @@ RECONNECT_PAUSE_SECONDS = 0.5
 PAGES = ("", "partners", "partner_detail", "conversions", "stock", "throughput", "reporting")
 
 
-class AuditingSession(Session):
-    """A driver session that can also click the page's download button: the server runs the
-    button's callback, which writes the audit row, exactly as for a click in a browser."""
-
-    def download_label(self) -> str | None:
-        """The label of a download button on the page of the last view, if there is one."""
-        return next((label for label in self._widget_ids if label.startswith(DOWNLOAD)), None)
-
-    def _rerun(self, visit: Visit) -> BackMsg:
-        clicks = [label for label in visit.widgets if label.startswith(DOWNLOAD)]
-        others = {k: v for k, v in visit.widgets.items() if k not in clicks}
-        message = super()._rerun(dataclasses.replace(visit, widgets=others))
-        for label in clicks:
-            click = WidgetState(id=self._widget_ids[label], trigger_value=True)
-            message.rerun_script.widget_states.widgets.append(click)
-        return message
-
-
 @dataclasses.dataclass
 class Phase:
-    """What the sessions saw in one phase; `downloads` counts clicks whose view succeeded."""
+    """What the sessions saw in one phase; `downloads` counts the clicks on a download button
+    of the view just made whose run the driver saw finish cleanly (the audit row is written
+    in that run, before the page), not clicks merely sent."""
 
     name: str
     seconds: float
@@ -112,7 +96,7 @@ class Phase:
 async def _session(base: str, number: int, until: float, phase: Phase) -> None:
     """One viewer until `until`: every page in turn with changing filters, a download on the
     partners page; after a failed view it reconnects and goes on, as a browser tab does."""
-    session = AuditingSession(base, timeout=VIEW_TIMEOUT_SECONDS)
+    session = Session(base, timeout=VIEW_TIMEOUT_SECONDS)
     visits = itertools.cycle(plan(PAGES, number))
     connected = False
     try:
@@ -130,12 +114,14 @@ async def _session(base: str, number: int, until: float, phase: Phase) -> None:
             view = await session.visit(visit, number)
             phase.views.append(view)
             if view.error is None and view.page == AUDITED_PAGE:
-                label = session.download_label()
+                # Only a button this very view drew: a label remembered from another page
+                # (or from before a reconnect) names a widget the server may not know, and
+                # a click on it runs the page without any download.
+                drawn = [name for name in session.drawn if name.startswith(DOWNLOAD)]
+                label = drawn[0] if drawn else None
                 if label is not None:
-                    # The page's own widget states go along: the button is the one drawn
-                    # for these filters (its label, and so its id, names the row count).
-                    asked = Visit(AUDITED_PAGE, session.query, {**visit.widgets, label: ()})
-                    click = await session.visit(asked, number)
+                    asked = Visit(AUDITED_PAGE, session.query, visit.widgets)
+                    click = await session.visit(asked, number, click=label)
                     phase.views.append(click)
                     phase.downloads += click.error is None
                     view = click
@@ -217,7 +203,7 @@ def _audit_rows(url: str) -> int:
 
 
 async def _visit_every_page(base: str) -> None:
-    session = AuditingSession(base, timeout=VIEW_TIMEOUT_SECONDS)
+    session = Session(base, timeout=VIEW_TIMEOUT_SECONDS)
     try:
         await session.open()
         for visit in plan(PAGES, 0, rounds=1):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bench import floor_app, protocol_load
 from bench.protocol_load import Session, View, Visit
@@ -85,3 +86,47 @@ def test_a_view_that_shows_an_error_box_is_reported_with_its_page_and_message(
     assert views[0].error is not None
     assert views[0].error.startswith("error box:")
     assert "999999" in views[0].error
+
+
+def _audited_reports(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = sa.text("SELECT report FROM audit_log ORDER BY id")
+            return [str(report) for report in connection.execute(query).scalars()]
+    finally:
+        engine.dispose()
+
+
+async def _click_after(base_url: str, visits: list[Visit], label: str | None = None) -> View:
+    """Make `visits`, then click `label` (by default the first CSV download the last of them
+    drew) on the page of the last visit."""
+    session = Session(base_url)
+    await session.open()
+    try:
+        for visit in visits:
+            await session.visit(visit)
+        drawn = [name for name in session.drawn if name.startswith("Download CSV")]
+        again = Visit(visits[-1].page, session.query)
+        return await session.visit(again, click=label or drawn[0])
+    finally:
+        await session.close()
+
+
+def test_a_click_on_a_download_the_page_drew_runs_its_callback_which_audits_it(
+    server: Server, demo_url: str
+) -> None:
+    visits = [Visit("", "segment=education"), Visit("partners", "segment=education")]
+    view = asyncio.run(_click_after(server.base, visits))
+    assert view.error is None
+    assert _audited_reports(demo_url) == ["partner-volumes"]
+
+
+def test_a_click_on_a_button_the_last_page_did_not_draw_fails_unsent(
+    server: Server, demo_url: str
+) -> None:
+    visits = [Visit("partners", "segment=education")]
+    view = asyncio.run(_click_after(server.base, visits, "Download CSV (no such table)"))
+    assert view.error is not None
+    assert "no button labelled 'Download CSV (no such table)'" in view.error
+    assert _audited_reports(demo_url) == []
