@@ -120,11 +120,11 @@ class Session:
         self.default_page = ""  # its URL path ("" when it is the root)
         self.default_title = ""
         self.query = ""  # the URL's query string after the last run, as the page set it
-        self.drawn: list[str] = []  # labels of the widgets the last run drew
+        self.drawn: dict[str, str] = {}  # label → id of the widgets the last run drew
         self._socket: ClientConnection | None = None
         self._cached: dict[str, str | None] = {}  # message hash → its error, as a tab caches
-        self._cached_labels: dict[str, str] = {}  # message hash → the label of its widget
-        self._widget_ids: dict[str, str] = {}  # widget label → id, from the last run
+        self._cached_widgets: dict[str, tuple[str, str]] = {}  # message hash → label, id
+        self._widget_ids: dict[str, str] = {}  # widget label → id, the latest on any page
 
     async def open(self) -> None:
         jar = http.cookiejar.CookieJar()
@@ -199,7 +199,7 @@ class Session:
         if click is not None:
             if click not in self.drawn:
                 raise ProtocolError(f"no button labelled {click!r} on the previous page")
-            trigger = WidgetState(id=self._widget_ids[click], trigger_value=True)
+            trigger = WidgetState(id=self.drawn[click], trigger_value=True)
             state.widget_states.widgets.append(trigger)
         return message
 
@@ -207,7 +207,7 @@ class Session:
         if self._socket is None:
             raise ProtocolError("the session is not open")
         await self._socket.send(self._rerun(visit, click).SerializeToString())
-        self.drawn = []
+        self.drawn = {}
         errors: list[str] = []
         while True:
             data = await self._socket.recv()
@@ -233,8 +233,9 @@ class Session:
                 errors.append(f"page not found: {message.page_not_found.page_name!r}")
             elif kind == "ref_hash":
                 found = self._cached.get(message.ref_hash)
-                if message.ref_hash in self._cached_labels:
-                    self.drawn.append(self._cached_labels[message.ref_hash])
+                if message.ref_hash in self._cached_widgets:
+                    label, widget_id = self._cached_widgets[message.ref_hash]
+                    self.drawn[label] = widget_id
                 if found:
                     errors.append(found)
             elif kind == "delta":
@@ -258,10 +259,9 @@ class Session:
             widget: Any = getattr(element, kind)
             label = getattr(widget, "label", None)
             if label and hasattr(widget, "id"):
-                self._widget_ids[str(label)] = str(widget.id)
-                self.drawn.append(str(label))
+                self._widget_ids[str(label)] = self.drawn[str(label)] = str(widget.id)
                 if message.metadata.cacheable:
-                    self._cached_labels[message.hash] = str(label)
+                    self._cached_widgets[message.hash] = (str(label), str(widget.id))
         if message.metadata.cacheable:
             self._cached[message.hash] = error
         return error

@@ -1,6 +1,7 @@
 """bench/scale_out.py end to end at the smallest scale: the whole topology (primary, replica,
 two dashboard processes, nginx) comes up, carries the load, survives a stopped process and
-goes away, ending with its one result line.  Figures are printed, never asserted."""
+goes away, ending with its one result line.  Figures are printed, never asserted; what is
+asserted is that every download the driver saw done has its audit row on the primary."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ RESULT = re.compile(
 )
 
 
-def test_the_script_stands_up_the_topology_loads_it_and_reports_one_line() -> None:
+def test_the_script_stands_up_the_topology_loads_it_and_loses_no_audit_row() -> None:
     if problem := missing_postgres_binaries() or missing_nginx():
         if os.environ.get("CI") == "true":
             pytest.fail(problem)
         pytest.skip(problem)
-    command = [sys.executable, "-m", "bench.scale_out", "--sessions", "2", "--seconds", "4"]
+    # Four sessions: both processes almost surely get some (affinity is a hash of a random
+    # cookie), so the stop almost surely sends sessions over to the other one.
+    command = [sys.executable, "-m", "bench.scale_out", "--sessions", "4", "--seconds", "3"]
     options = ["--installations", "2000", "--no-warm-up"]
     done = subprocess.run(
         [*command, *options], cwd=ROOT, capture_output=True, text=True, timeout=600
@@ -39,6 +42,5 @@ def test_the_script_stands_up_the_topology_loads_it_and_reports_one_line() -> No
     assert result, lines[0]
     assert float(result["one"]) > 0
     assert float(result["two"]) > 0
-    # audit_lost is printed, not asserted here: one run in about ten after the rebase counted
-    # one download more than rows found (under investigation, see the issue note).
     assert int(result["downloads"]) > 0
+    assert int(result["lost"]) == 0, lines[0]
