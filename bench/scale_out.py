@@ -13,7 +13,9 @@ every page in turn and click the partners page's download (one audit row each):
 1. nginx in front of one process: page views per second;
 2. nginx in front of both: page views per second;
 3. both again, and one process is stopped halfway: its sessions see their view fail,
-   reconnect (nginx sends them to the other process) and go on, as a browser tab does.
+   reconnect (nginx sends them to the other process) and go on, as a browser tab does.  The
+   phase lasts at least half a phase more once the process is gone (stopping takes a while),
+   so that the sessions are seen to go on.
 
 The last line is the result:
 
@@ -93,14 +95,24 @@ class Phase:
         return (len(self.views) - len(self.errors)) / self.seconds
 
 
-async def _session(base: str, number: int, until: float, phase: Phase) -> None:
+@dataclasses.dataclass
+class Deadline:
+    """When the sessions of a phase stop; a stopped process moves it later."""
+
+    at: float
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+async def _session(base: str, number: int, until: Deadline, phase: Phase) -> None:
     """One viewer until `until`: every page in turn with changing filters, a download on the
     partners page; after a failed view it reconnects and goes on, as a browser tab does."""
     session = Session(base, timeout=VIEW_TIMEOUT_SECONDS)
     visits = itertools.cycle(plan(PAGES, number))
     connected = False
     try:
-        while time.monotonic() < until:
+        while not until.passed():
             if not connected:
                 try:
                     await session.close()
@@ -132,17 +144,21 @@ async def _session(base: str, number: int, until: float, phase: Phase) -> None:
 
 async def _load(base: str, sessions: int, phase: Phase, stop: Dashboard | None) -> None:
     started = time.monotonic()
-    until = started + phase.seconds
+    until = Deadline(started + phase.seconds)
     runs = [_session(base, number, until, phase) for number in range(1, sessions + 1)]
     if stop is not None:
-        runs.append(_stop_halfway(stop, started + phase.seconds / 2))
+        runs.append(_stop_halfway(stop, started + phase.seconds / 2, until))
     await asyncio.gather(*runs)
     phase.seconds = time.monotonic() - started
 
 
-async def _stop_halfway(dashboard: Dashboard, at: float) -> None:
+async def _stop_halfway(dashboard: Dashboard, at: float, until: Deadline) -> None:
+    """Stop `dashboard` at `at`; once it is gone the sessions go on for at least as long as
+    the phase had left when the stop began."""
     await asyncio.sleep(max(at - time.monotonic(), 0))
+    started = time.monotonic()
     await asyncio.to_thread(dashboard.stop)
+    until.at = max(until.at, time.monotonic() + until.at - started)
 
 
 async def _watch_lag(url: str, peak: list[float], done: asyncio.Event) -> None:
