@@ -480,6 +480,7 @@ def late_reports(trend: pl.DataFrame, lang: Language) -> go.Figure:
     )
 
 
+@_built_once
 def key_pipeline(pipeline: pl.DataFrame, lang: Language) -> go.Figure:
     """Keys per stage at the as-of date as a funnel, every stage shown (zeros included)."""
     _ = translations(lang).gettext
@@ -500,6 +501,7 @@ def key_pipeline(pipeline: pl.DataFrame, lang: Language) -> go.Figure:
     return figure
 
 
+@_built_once
 def stuck_keys(stuck: pl.DataFrame, lang: Language) -> go.Figure:
     """Stuck keys by stage and age: one bubble per partner, product and stage, as large as
     its keys, as far right as its oldest key."""
@@ -526,6 +528,7 @@ def stuck_keys(stuck: pl.DataFrame, lang: Language) -> go.Figure:
     return figure
 
 
+@_built_once
 def denials_over_time(denials: pl.DataFrame, lang: Language) -> go.Figure:
     """Denied activations per month, stacked by Microsoft's code."""
     _ = translations(lang).gettext
@@ -545,6 +548,7 @@ def denials_over_time(denials: pl.DataFrame, lang: Language) -> go.Figure:
     )
 
 
+@_built_once
 def citizenship_caps(caps: pl.DataFrame, lang: Language) -> go.Figure:
     """Each TPR's citizenship units per month as a share of its cap (the larger family),
     with the near-cap and cap lines."""
@@ -572,6 +576,7 @@ def citizenship_caps(caps: pl.DataFrame, lang: Language) -> go.Figure:
     return figure
 
 
+@_built_once
 def return_window(window: pl.DataFrame, lang: Language) -> go.Figure:
     """The order value of unused keys closing on or past their return window, per product."""
     _ = translations(lang).gettext
