@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import polars as pl
@@ -167,7 +167,12 @@ def table(
 
 def download(frame: pl.DataFrame, report: str) -> None:
     """Two download buttons for `frame`: the machine CSV, built by the same writer as the CLI
-    export, and beside it a CSV for Excel in the viewer's language; both are audited."""
+    export, and beside it a CSV for Excel in the viewer's language; both are audited.
+
+    The audit row is written by the file's data callable, not by the click: Streamlit builds
+    a deferred file whenever the client asks for it, click or not, so only the callable sees
+    every file that leaves.  A click therefore needs no rerun (`on_click="ignore"`).
+    """
     lang = language.current()
     rows = ngettext("{count} row", "{count} rows", frame.height).format(
         count=formats.number(frame.height, lang)
@@ -175,30 +180,50 @@ def download(frame: pl.DataFrame, report: str) -> None:
     machine, excel = st.columns(2, gap="small")
     machine.download_button(
         _("Download CSV ({rows})").format(rows=rows),
-        data=lambda: to_csv(frame),
+        data=audited_file(lambda: to_csv(frame), audited_report(report), frame.height),
         file_name=file_name(report, filters()),
         mime="text/csv",
         key=f"download-{report}",
         icon=":material/download:",
-        on_click=_record_download,
-        args=(audited_report(report), filters().to_params(), frame.height),
+        on_click="ignore",
     )
     excel.download_button(
         _("CSV for Excel"),
-        data=lambda: to_excel_csv(frame, lang),
+        data=audited_file(
+            lambda: to_excel_csv(frame, lang), audited_report(report, lang), frame.height
+        ),
         file_name=file_name(report, filters(), excel=lang),
         mime="text/csv",
         key=f"download-excel-{report}",
         icon=":material/table_view:",
-        on_click=_record_download,
-        args=(audited_report(report, lang), filters().to_params(), frame.height),
+        on_click="ignore",
     )
 
 
-def _record_download(report: str, params: dict[str, list[str]], rows: int) -> None:
-    with data_access.primary_engine().begin() as connection:
-        record_export(connection, who=viewer().email, report=report, filters=params, row_count=rows)
-    log.info("download %s by %s: %d rows, filters %s", report, viewer().email, rows, params)
+def audited_file(build: Callable[[], bytes], report: str, rows: int) -> Callable[[], bytes]:
+    """A download's data callable that writes its audit row before it hands the bytes over.
+
+    Streamlit calls it in a worker thread without this run's context, so the viewer, the
+    filters and the primary engine are taken now, while the page runs.  When the audit row
+    cannot be written the file is not served: the error goes to the log and up to Streamlit,
+    which tells the viewer that the file could not be generated.
+    """
+    engine = data_access.primary_engine()
+    who = viewer().email
+    params = filters().to_params()
+
+    def audited() -> bytes:
+        body = build()
+        try:
+            with engine.begin() as connection:
+                record_export(connection, who=who, report=report, filters=params, row_count=rows)
+        except Exception:
+            log.exception("download %s by %s refused: its audit row was not written", report, who)
+            raise
+        log.info("download %s by %s: %d rows, filters %s", report, who, rows, params)
+        return body
+
+    return audited
 
 
 def number(value: float | None, *, decimals: int = 0) -> str:

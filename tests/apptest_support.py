@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 #: The as-of day of the demo database the AppTest modules share (`demo_url` in conftest.py).
@@ -46,3 +51,36 @@ def open_page(app: AppTest, page: str, **params: str) -> AppTest:
         app.switch_page(f"dashboard/pages/{page}.py")
         app.run()
     return app
+
+
+DataCallable = Callable[[], bytes | str | BinaryIO | TextIO | io.RawIOBase]
+
+
+class DeferredFiles:
+    """The data callables of the app's deferred downloads, by the button's element id.
+
+    AppTest runs no server, so nothing can ask it for a deferred file and the click of a
+    download button only reruns the page.  These are the very callables Streamlit's file
+    handler would call; `fetch` calls one the way it does: in a worker thread, without the
+    page run's context.
+    """
+
+    def __init__(self) -> None:
+        self.callables: dict[str, DataCallable] = {}
+
+    def recording(self, register: Callable[..., str]) -> Callable[..., str]:
+        """`MediaFileManager.add_deferred`, also keeping each callable it registers."""
+
+        def add_deferred(
+            manager: MediaFileManager, data_callable: DataCallable, *args: Any, **kwargs: Any
+        ) -> str:
+            self.callables[str(kwargs.get("element_id", ""))] = data_callable
+            return register(manager, data_callable, *args, **kwargs)
+
+        return add_deferred
+
+    def fetch(self, app: AppTest, key: str) -> bytes | str | BinaryIO | TextIO | io.RawIOBase:
+        """Generate the file of the download button `key` the last run drew."""
+        button = app.download_button(key=key)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+            return worker.submit(self.callables[button.id]).result()

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from data.db import make_engine
 from data.demo import generate_demo
 from data.schema import create_schema
-from tests.apptest_support import APP, AS_OF
+from tests.apptest_support import APP, AS_OF, DeferredFiles
 
 PG_URL = os.environ.get("MAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -138,3 +139,12 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[AppTest]:
     st.cache_data.clear()
     yield AppTest.from_file(APP, default_timeout=60)
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def deferred_files(monkeypatch: pytest.MonkeyPatch) -> DeferredFiles:
+    """The data callables of every deferred download the app registers in this test."""
+    files = DeferredFiles()
+    register = MediaFileManager.add_deferred
+    monkeypatch.setattr(MediaFileManager, "add_deferred", files.recording(register))
+    return files

@@ -31,7 +31,7 @@ from queries.exports import REPORTS
 from queries.filters import Filters
 from queries.partners import unknown_partner_message
 from queries.volumes import partner_volumes
-from tests.apptest_support import APP, AUTH_SECRETS, PAGES, open_page
+from tests.apptest_support import APP, AUTH_SECRETS, PAGES, DeferredFiles, open_page
 
 AS_OF = dt.date(2026, 11, 25)
 RANGE_START = AS_OF - dt.timedelta(days=364)  # the default range: the last 365 days
@@ -551,29 +551,44 @@ def test_cached_results_are_keyed_by_scope(
 # -- downloads and the audit log ---------------------------------------------------------------
 
 
-def _download_partner_volumes(app: AppTest) -> int:
-    """Click the Partners page's CSV download; return how many rows the table showed."""
+def _download_partner_volumes(app: AppTest, files: DeferredFiles) -> int:
+    """Fetch the Partners page's CSV download; return how many rows the table showed."""
     _open(app, "partners")
     rows = len(_partner_volumes_shown(app))
-    app.download_button(key="download-partner-volumes").click().run()
-    assert not app.exception
+    files.fetch(app, "download-partner-volumes")
     return rows
 
 
 def test_a_download_writes_one_audit_row_with_the_viewer(
-    signed_in: Callable[[str], AppTest], manager: Manager, demo_url: str
+    signed_in: Callable[[str], AppTest],
+    manager: Manager,
+    demo_url: str,
+    deferred_files: DeferredFiles,
 ) -> None:
     last = _last_audit_id(demo_url)
-    rows = _download_partner_volumes(signed_in(manager.email))
+    rows = _download_partner_volumes(signed_in(manager.email), deferred_files)
     [(who, report, row_count, filters)] = _audit_rows_after(demo_url, last)
     assert (who, report, row_count) == (manager.email, "partner-volumes", rows)
     assert json.loads(filters)["from"] == [RANGE_START.isoformat()]
 
 
-def test_the_audit_log_page_shows_a_download_to_management(
-    signed_in: Callable[[str], AppTest], manager: Manager, management_email: str
+def test_a_click_on_a_download_without_its_file_writes_no_audit_row(
+    signed_in: Callable[[str], AppTest], manager: Manager, demo_url: str
 ) -> None:
-    rows = _download_partner_volumes(signed_in(manager.email))
+    app = _open(signed_in(manager.email), "partners")
+    last = _last_audit_id(demo_url)
+    app.download_button(key="download-partner-volumes").click().run()
+    assert not app.exception
+    assert _audit_rows_after(demo_url, last) == []
+
+
+def test_the_audit_log_page_shows_a_download_to_management(
+    signed_in: Callable[[str], AppTest],
+    manager: Manager,
+    management_email: str,
+    deferred_files: DeferredFiles,
+) -> None:
+    rows = _download_partner_volumes(signed_in(manager.email), deferred_files)
     today = dt.datetime.now(dt.UTC).date().isoformat()
     # The demo's as-of lies in the past; the log is read at today's date (DESIGN §4: a range
     # may not start after the as-of date).
