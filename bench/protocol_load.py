@@ -10,7 +10,9 @@ few percent of one core, where 50 Chromium tabs would take the whole machine.
 
 A page view counts from sending the rerun to receiving `script_finished`; it fails on an
 exception box, an error box (`st.error`), a page-not-found message, a compile error, a closed
-socket or a timeout, and each failure is reported with its view.
+socket or a timeout, and each failure is reported with its view.  A download is fetched as a
+tab fetches it: a deferred-file request for a button the last run drew, then an HTTP GET of
+the URL the server answers with.
 
     .venv/bin/python -m bench.protocol_load --url sqlite:///mar_demo.sqlite --sessions 50
     .venv/bin/python -m bench.protocol_load --base-url http://127.0.0.1:8080 --sessions 50
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 import http.cookiejar
+import itertools
 import math
 import os
 import sys
@@ -93,6 +96,16 @@ class View:
     error: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """One download as the session saw it: `url` once the server generated the file (and so
+    audited it), `body` once the file was fetched from there; `view.error` says what failed."""
+
+    view: View
+    url: str | None = None
+    body: bytes | None = None
+
+
 class ProtocolError(Exception):
     """The server ended the session or broke the protocol."""
 
@@ -121,19 +134,24 @@ class Session:
         self.default_title = ""
         self.query = ""  # the URL's query string after the last run, as the page set it
         self.drawn: dict[str, str] = {}  # label → id of the widgets the last run drew
+        self.files: dict[str, str] = {}  # label → deferred file id, downloads the last run drew
+        self._session_id = ""  # the server's id of this session, which file requests carry
+        self._cookies = ""  # what the page request set, sent again with every request
         self._socket: ClientConnection | None = None
         self._cached: dict[str, str | None] = {}  # message hash → its error, as a tab caches
-        self._cached_widgets: dict[str, tuple[str, str]] = {}  # message hash → label, id
+        # message hash → the widget's label, id and deferred file id ("" when it has none)
+        self._cached_widgets: dict[str, tuple[str, str, str]] = {}
         self._widget_ids: dict[str, str] = {}  # widget label → id, the latest on any page
+        self._requests = itertools.count(1)
 
     async def open(self) -> None:
         jar = http.cookiejar.CookieJar()
         await asyncio.to_thread(self._get_page, jar)
-        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+        self._cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
         split = urllib.parse.urlsplit(self.base_url)
         scheme = "wss" if split.scheme == "https" else "ws"
         origin = f"{split.scheme}://{split.netloc}"
-        headers = {"Origin": origin, **self.headers, **({"Cookie": cookies} if cookies else {})}
+        headers = {"Origin": origin, **self._with_cookies()}
         self._socket = await connect(
             f"{scheme}://{split.netloc}{split.path.rstrip('/')}/_stcore/stream",
             subprotocols=["streamlit"],  # type: ignore[list-item]
@@ -142,6 +160,9 @@ class Session:
             open_timeout=self.timeout,
             ping_interval=None,
         )
+
+    def _with_cookies(self) -> dict[str, str]:
+        return {**self.headers, **({"Cookie": self._cookies} if self._cookies else {})}
 
     def _get_page(self, jar: http.cookiejar.CookieJar) -> None:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -154,27 +175,79 @@ class Session:
             await self._socket.close()
             self._socket = None
 
-    async def visit(self, visit: Visit, number: int = 0, *, click: str | None = None) -> View:
-        """Run one page and wait until the script has finished; never raises.
-
-        `click` is the label of a button the last run drew, clicked on the way: the server
-        runs the button's callback (e.g. a download's audit row) before the page, so a clean
-        finish means the callback ran.  A label the last run did not draw fails the view
-        unsent, as a browser cannot click it: its id (remembered from another page or from
-        before a reconnect) may name a widget this server session does not know, and a
-        trigger for that is silently ignored."""
+    async def visit(self, visit: Visit, number: int = 0) -> View:
+        """Run one page and wait until the script has finished; never raises."""
         started = time.perf_counter()
         try:
-            error = await asyncio.wait_for(self._run(visit, click), timeout=self.timeout)
+            error = await asyncio.wait_for(self._run(visit), timeout=self.timeout)
         except TimeoutError:
             error = f"no script_finished within {self.timeout:.0f} s"
         except (ProtocolError, WebSocketException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         page = visit.page or self.default_page or self.default_title
-        asked = " ".join(part for part in (visit.describe(), click and f"click {click!r}") if part)
-        return View(number, page, asked, time.perf_counter() - started, error)
+        return View(number, page, visit.describe(), time.perf_counter() - started, error)
 
-    def _rerun(self, visit: Visit, click: str | None = None) -> BackMsg:
+    async def download(self, label: str, page: str = "", number: int = 0) -> Download:
+        """Fetch the file of the download button `label` the last run drew; never raises.
+
+        As a tab does after the click: ask the server for the deferred file (it generates the
+        file, which for our app writes the audit row, and answers with its URL), then GET it.
+        No rerun is sent.  A label the last run did not draw fails unsent, as a browser
+        cannot click it.  `page` only names the download in its view."""
+        started = time.perf_counter()
+        url: str | None = None
+        body: bytes | None = None
+        error: str | None = None
+        try:
+            url = await asyncio.wait_for(self._generate(label), timeout=self.timeout)
+            body = await asyncio.to_thread(self._get_file, url)
+        except TimeoutError:
+            error = f"no file within {self.timeout:.0f} s"
+        except (ProtocolError, WebSocketException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        view = View(number, page, f"download {label!r}", time.perf_counter() - started, error)
+        return Download(view, url, body)
+
+    async def _generate(self, label: str) -> str:
+        """The URL of the deferred file of `label`, once the server has generated it."""
+        if self._socket is None:
+            raise ProtocolError("the session is not open")
+        if label not in self.files:
+            raise ProtocolError(f"no download labelled {label!r} on the previous page")
+        message = BackMsg()
+        request = message.backend_operation_request
+        request.request_id = f"download-{next(self._requests)}"
+        request.session_id = self._session_id
+        request.deferred_file.file_id = self.files[label]
+        await self._socket.send(message.SerializeToString())
+        while True:
+            answer = await self._receive()
+            if answer.WhichOneof("type") != "backend_operation_response":
+                continue
+            response = answer.backend_operation_response
+            if response.request_id != request.request_id:
+                continue
+            if response.error_msg:
+                raise ProtocolError(f"the server did not generate the file: {response.error_msg}")
+            return str(response.deferred_file.url)
+
+    def _get_file(self, url: str) -> bytes:
+        request = urllib.request.Request(f"{self.base_url}{url}", headers=self._with_cookies())
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            body: bytes = response.read()
+            return body
+
+    async def _receive(self) -> ForwardMsg:
+        if self._socket is None:
+            raise ProtocolError("the session is not open")
+        data = await self._socket.recv()
+        if isinstance(data, str):
+            raise ProtocolError("the server sent text, not a ForwardMsg")
+        message = ForwardMsg()
+        message.ParseFromString(data)
+        return message
+
+    def _rerun(self, visit: Visit) -> BackMsg:
         message = BackMsg()
         state = message.rerun_script
         state.query_string = visit.query
@@ -196,31 +269,25 @@ class Session:
             widget = WidgetState(id=self._widget_ids[label])
             widget.string_array_value.data.extend(values)
             state.widget_states.widgets.append(widget)
-        if click is not None:
-            if click not in self.drawn:
-                raise ProtocolError(f"no button labelled {click!r} on the previous page")
-            trigger = WidgetState(id=self.drawn[click], trigger_value=True)
-            state.widget_states.widgets.append(trigger)
         return message
 
-    async def _run(self, visit: Visit, click: str | None = None) -> str | None:
+    async def _run(self, visit: Visit) -> str | None:
         if self._socket is None:
             raise ProtocolError("the session is not open")
-        await self._socket.send(self._rerun(visit, click).SerializeToString())
+        await self._socket.send(self._rerun(visit).SerializeToString())
         self.drawn = {}
+        self.files = {}
         errors: list[str] = []
         while True:
-            data = await self._socket.recv()
-            if isinstance(data, str):
-                raise ProtocolError("the server sent text, not a ForwardMsg")
-            message = ForwardMsg()
-            message.ParseFromString(data)
+            message = await self._receive()
             kind = message.WhichOneof("type")
             if kind == "script_finished" and message.script_finished in RUN_FINISHED:
                 if message.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     errors.append("the script did not compile")
                 return "; ".join(errors) or None
-            if kind == "navigation":
+            if kind == "new_session":
+                self._session_id = message.new_session.initialize.session_id
+            elif kind == "navigation":
                 listed = message.navigation.app_pages
                 self.pages = {p.url_pathname: p.page_script_hash for p in listed}
                 self.visible = [p.url_pathname for p in listed if not p.is_hidden]
@@ -234,8 +301,8 @@ class Session:
             elif kind == "ref_hash":
                 found = self._cached.get(message.ref_hash)
                 if message.ref_hash in self._cached_widgets:
-                    label, widget_id = self._cached_widgets[message.ref_hash]
-                    self.drawn[label] = widget_id
+                    label, widget_id, file_id = self._cached_widgets[message.ref_hash]
+                    self._drew(label, widget_id, file_id)
                 if found:
                     errors.append(found)
             elif kind == "delta":
@@ -259,12 +326,18 @@ class Session:
             widget: Any = getattr(element, kind)
             label = getattr(widget, "label", None)
             if label and hasattr(widget, "id"):
-                self._widget_ids[str(label)] = self.drawn[str(label)] = str(widget.id)
+                file_id = str(getattr(widget, "deferred_file_id", ""))
+                self._drew(str(label), str(widget.id), file_id)
                 if message.metadata.cacheable:
-                    self._cached_widgets[message.hash] = (str(label), str(widget.id))
+                    self._cached_widgets[message.hash] = (str(label), str(widget.id), file_id)
         if message.metadata.cacheable:
             self._cached[message.hash] = error
         return error
+
+    def _drew(self, label: str, widget_id: str, file_id: str) -> None:
+        self._widget_ids[label] = self.drawn[label] = widget_id
+        if file_id:
+            self.files[label] = file_id
 
 
 def plan(pages: Sequence[str], session: int, rounds: int = 3) -> list[Visit]:

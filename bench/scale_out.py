@@ -8,7 +8,7 @@ Everything is stood up on loopback from deploy/ (bench/topology.py) and torn dow
 the primary is `initdb`'d with a demo of `--installations`, the replica made with
 `pg_basebackup -R`, the dashboards read from the replica and write their audit rows to the
 primary.  Three phases of `--seconds` each, with `--sessions` concurrent sessions that visit
-every page in turn and click the partners page's download (one audit row each):
+every page in turn and download the partners page's CSV (one audit row each):
 
 1. nginx in front of one process: page views per second;
 2. nginx in front of both: page views per second;
@@ -22,9 +22,9 @@ The last line is the result:
     scale-out: views/s 1 process=…, 2 processes=…, errors=… (during the stop …),
     audit_lost=…, replica lag=… s
 
-`audit_lost` = downloads the driver saw done (a click on a button the partners view drew, whose
-run finished cleanly: its `on_click` writes the audit row first) minus audit rows found on the
-primary;
+`audit_lost` = downloads the driver saw done (a file of a button the partners view drew, whose
+URL the server sent back: the file's data callable writes the audit row before it answers)
+minus audit rows found on the primary;
 `replica lag` is the largest lag seen on the replica during the load.
 """
 
@@ -49,7 +49,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from websockets.exceptions import WebSocketException
 
-from bench.protocol_load import Session, View, Visit, plan
+from bench.protocol_load import Session, View, plan
 from bench.server import free_port
 from bench.topology import (
     Cluster,
@@ -67,7 +67,7 @@ from data.replica import replica_lag
 
 AS_OF = dt.date(2026, 11, 25)
 DOWNLOAD = "Download CSV"
-#: The page whose download each session clicks once per round (an audit row).
+#: The page whose download each session fetches once per round (an audit row).
 AUDITED_PAGE = "partners"
 VIEW_TIMEOUT_SECONDS = 60.0
 RECONNECT_PAUSE_SECONDS = 0.5
@@ -77,9 +77,9 @@ PAGES = ("", "partners", "partner_detail", "conversions", "stock", "throughput",
 
 @dataclasses.dataclass
 class Phase:
-    """What the sessions saw in one phase; `downloads` counts the clicks on a download button
-    of the view just made whose run the driver saw finish cleanly (the audit row is written
-    in that run, before the page), not clicks merely sent."""
+    """What the sessions saw in one phase; `downloads` counts the files of a download button
+    of the view just made whose URL the server sent back (the audit row is written before
+    the URL is), not requests merely sent."""
 
     name: str
     seconds: float
@@ -126,17 +126,15 @@ async def _session(base: str, number: int, until: Deadline, phase: Phase) -> Non
             view = await session.visit(visit, number)
             phase.views.append(view)
             if view.error is None and view.page == AUDITED_PAGE:
-                # Only a button this very view drew: a label remembered from another page
-                # (or from before a reconnect) names a widget the server may not know, and
-                # a click on it runs the page without any download.
-                drawn = [name for name in session.drawn if name.startswith(DOWNLOAD)]
-                label = drawn[0] if drawn else None
-                if label is not None:
-                    asked = Visit(AUDITED_PAGE, session.query, visit.widgets)
-                    click = await session.visit(asked, number, click=label)
-                    phase.views.append(click)
-                    phase.downloads += click.error is None
-                    view = click
+                # Only a file of a button this very view drew (`Session.files` holds no
+                # other): a file id remembered from before a reconnect names nothing on the
+                # server the session reaches now.
+                drawn = [name for name in session.files if name.startswith(DOWNLOAD)]
+                if drawn:
+                    download = await session.download(drawn[0], AUDITED_PAGE, number)
+                    phase.views.append(download.view)
+                    phase.downloads += download.url is not None
+                    view = download.view
             connected = view.error is None
     finally:
         await session.close()

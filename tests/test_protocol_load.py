@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench import floor_app, protocol_load
-from bench.protocol_load import Session, View, Visit
+from bench.protocol_load import Download, Session, View, Visit
 from bench.server import Server, serve
 from data.db import make_engine
 from data.demo import generate_demo
@@ -88,45 +90,84 @@ def test_a_view_that_shows_an_error_box_is_reported_with_its_page_and_message(
     assert "999999" in views[0].error
 
 
-def _audited_reports(url: str) -> list[str]:
+def _audit_rows(url: str) -> list[tuple[str, str, int, dict[str, list[str]]]]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            query = sa.text("SELECT report FROM audit_log ORDER BY id")
-            return [str(report) for report in connection.execute(query).scalars()]
+            query = sa.text("SELECT who, report, row_count, filters FROM audit_log ORDER BY id")
+            return [
+                (who, report, rows, json.loads(filters))
+                for who, report, rows, filters in connection.execute(query)
+            ]
     finally:
         engine.dispose()
 
 
-async def _click_after(base_url: str, visits: list[Visit], label: str | None = None) -> View:
-    """Make `visits`, then click `label` (by default the first CSV download the last of them
-    drew) on the page of the last visit."""
+async def _download_after(base_url: str, visits: list[Visit], label: str | None = None) -> Download:
+    """Make `visits`, then fetch the file of `label` (by default the first CSV download the
+    last of them drew) as a tab fetches it, without any click or rerun."""
     session = Session(base_url)
     await session.open()
     try:
         for visit in visits:
             await session.visit(visit)
-        drawn = [name for name in session.drawn if name.startswith("Download CSV")]
-        again = Visit(visits[-1].page, session.query)
-        return await session.visit(again, click=label or drawn[0])
+        drawn = [name for name in session.files if name.startswith("Download CSV")]
+        return await session.download(label or drawn[0])
     finally:
         await session.close()
 
 
-def test_a_click_on_a_download_the_page_drew_runs_its_callback_which_audits_it(
-    server: Server, demo_url: str
-) -> None:
-    visits = [Visit("", "segment=education"), Visit("partners", "segment=education")]
-    view = asyncio.run(_click_after(server.base, visits))
-    assert view.error is None
-    assert _audited_reports(demo_url) == ["partner-volumes"]
+def _an_account_manager(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT min(email) FROM users WHERE role = 'account_manager'"
+            return str(connection.execute(sa.text(query)).scalar_one())
+    finally:
+        engine.dispose()
 
 
-def test_a_click_on_a_button_the_last_page_did_not_draw_fails_unsent(
+def test_a_file_fetched_without_a_click_writes_one_audit_row_with_its_viewer_and_filters(
     server: Server, demo_url: str
 ) -> None:
+    persona = _an_account_manager(demo_url)
+    query = urllib.parse.urlencode({"segment": "education", "as": persona})
+    download = asyncio.run(_download_after(server.base, [Visit("partners", query)]))
+    assert download.view.error is None
+    assert download.body is not None
+    rows = len(download.body.decode().splitlines()) - 1  # the header is not a row
+    [(who, report, row_count, filters)] = _audit_rows(demo_url)
+    assert (who, report, row_count) == (persona, "partner-volumes", rows)
+    assert filters["segment"] == ["education"]
+
+
+def test_a_file_the_audit_log_refuses_is_not_served(
+    server: Server, demo_url: str, log_file: Path
+) -> None:
+    engine = make_engine(demo_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'the audit log is full'); END"
+                )
+            )
+    finally:
+        engine.dispose()
+    download = asyncio.run(_download_after(server.base, [Visit("partners")]))
+    assert (download.url, download.body) == (None, None)
+    assert download.view.error is not None
+    assert "Failed to generate file" in download.view.error
+    logged = log_file.read_text(encoding="utf-8")
+    assert "download partner-volumes by " in logged
+    assert "refused: its audit row was not written" in logged
+    assert "the audit log is full" in logged
+
+
+def test_a_download_the_last_page_did_not_draw_fails_unsent(server: Server, demo_url: str) -> None:
     visits = [Visit("partners", "segment=education")]
-    view = asyncio.run(_click_after(server.base, visits, "Download CSV (no such table)"))
-    assert view.error is not None
-    assert "no button labelled 'Download CSV (no such table)'" in view.error
-    assert _audited_reports(demo_url) == []
+    download = asyncio.run(_download_after(server.base, visits, "Download CSV (no such table)"))
+    assert download.view.error is not None
+    assert "no download labelled 'Download CSV (no such table)'" in download.view.error
+    assert _audit_rows(demo_url) == []
