@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -451,8 +452,32 @@ def test_bad_parameter_shows_one_clear_sentence(
     _assert_no_error(page, app.server, offset)
 
 
-def test_download_partner_volumes_csv(app: App, page: Page) -> None:
+def _audit_rows_after(url: str, last: int) -> list[tuple[str, int, str]]:
+    """Report, rows and filters of the audit rows after id `last`."""
+    log = schema.audit_log
+    query = sa.select(log.c.report, log.c.row_count, log.c.filters).where(log.c.id > last)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(query.order_by(log.c.id))
+            return [(str(report), int(rows), str(filters)) for report, rows, filters in found]
+    finally:
+        engine.dispose()
+
+
+def _last_audit_id(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            last = connection.execute(sa.select(sa.func.max(schema.audit_log.c.id))).scalar()
+            return int(last or 0)
+    finally:
+        engine.dispose()
+
+
+def test_download_partner_volumes_csv(app: App, page: Page, demo_database: str) -> None:
     offset = app.server.log_offset()
+    last = _last_audit_id(demo_database)
     _open(page, f"{app.server.url}/partners?from=2026-01-01&to=2026-06-30")
     expect(page.locator(TABLE).first).to_be_visible()
     button = page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download CSV")
@@ -469,6 +494,9 @@ def test_download_partner_volumes_csv(app: App, page: Page) -> None:
     body = target.read_text(encoding="utf-8")
     assert body.startswith("partner_id,partner_name,installations,keys_allocated")
     assert len(body.splitlines()) > 1
+    [(report, rows, filters)] = _audit_rows_after(demo_database, last)
+    assert (report, rows) == ("partner-volumes", len(body.splitlines()) - 1)
+    assert json.loads(filters)["from"] == ["2026-01-01"]
     _assert_no_error(page, app.server, offset)
 
 
