@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from data.between import Between, within_between
+from data.compliance_rollups import refresh_compliance
 from data.dialect import period_start
 from data.schema import (
     INSTALLATION_COUNTS,
@@ -38,8 +40,9 @@ from data.schema import (
 )
 
 #: Names the set of rollup tables: a database whose state names another set (built by an
-#: older version, without the coarser tables) is read raw until `mar-insight refresh`.
-ROLLUP_NAME = "daily+monthly+lifecycle"
+#: older version, without the coarser or the compliance tables) is read raw until
+#: `mar-insight refresh`.
+ROLLUP_NAME = "daily+monthly+lifecycle+compliance"
 #: The rollups derived from the two daily ones (data/schema.py says what each holds).
 _DERIVED = (
     installation_month_rollup,
@@ -59,9 +62,6 @@ KEY_EVENTS = (
     "acknowledged_at",
     "returned_at",
 )
-
-
-Between = tuple[dt.datetime | None, dt.datetime] | None
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,7 +84,7 @@ def installation_rows(between: Between = None) -> sa.Select[Any]:
         sa.case((success, 1), else_=0).label("successes"),
         sa.case((success, 0), else_=1).label("failures"),
     )
-    return statement.where(*_within(installations.c.installed_at, between))
+    return statement.where(*within_between(installations.c.installed_at, between))
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,7 +102,7 @@ def key_event_rows(between: Between = None) -> sa.CompoundSelect[Any]:
                 keys.c.product_id,
                 keys.c.partner_id,
                 *(value.label(name) for name, value in counts.items()),
-            ).where(column.is_not(None), *_within(column, between))
+            ).where(column.is_not(None), *within_between(column, between))
         )
     return sa.union_all(*parts)
 
@@ -129,13 +129,6 @@ def _key_event_kinds() -> dict[str, dict[str, ColumnElement[Any]]]:
             "returned_unallocated": sa.case((allocated, 0), else_=1),
         },
     }
-
-
-def _within(column: ColumnElement[Any], between: Between) -> list[ColumnElement[bool]]:
-    if between is None:
-        return []
-    start, end = between
-    return [column < end] if start is None else [column >= start, column < end]
 
 
 def complete_through(connection: sa.Connection) -> dt.date | None:
@@ -202,7 +195,8 @@ def event_days(table: sa.Table, row: Sequence[Any]) -> set[dt.date]:
 
 def _insert(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> None:
     """Sum the raw rows of `days` (None: all) into the daily rollups, in day order: a range
-    of days then lies in few pages (EXPLAIN: one page per row when unordered)."""
+    of days then lies in few pages (EXPLAIN: one page per row when unordered); bring the
+    compliance rollups up to date with them."""
     between: Between = None
     if days is not None:
         start = dt.datetime.combine(days[0], dt.time())
@@ -217,6 +211,7 @@ def _insert(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> 
         sums = (sa.func.sum(rows.c[name]) for name in measures)
         statement = sa.select(*groups, *sums).group_by(*groups).order_by(rows.c.day)
         connection.execute(table.insert().from_select(names, statement))
+    refresh_compliance(connection, between)
 
 
 def _derive(connection: sa.Connection, days: tuple[dt.date, dt.date] | None) -> None:

@@ -188,6 +188,13 @@ keys = sa.Table(
         )
     ),
     sa.Index("ix_keys_device_hash", "device_hash"),
+    # The few keys Microsoft denied: the denial lists read them without every answered key.
+    sa.Index(
+        "ix_keys_denied",
+        "acknowledged_at",
+        postgresql_where=sa.not_(is_enabling(sa.column("activation_code"))),
+        sqlite_where=sa.not_(is_enabling(sa.column("activation_code"))),
+    ),
 )
 
 installations = sa.Table(
@@ -382,6 +389,35 @@ key_day_totals = sa.Table(
     sa.Column("at_partner", sa.Boolean(create_constraint=False), nullable=False),
     *_counts(KEY_EVENT_COUNTS),
     sa.Index("ix_key_day_totals_day", "day"),
+)
+
+# Licence compliance at scale (DESIGN §4b): how long keys dwelt in a stage, per day they
+# entered the next one (the dwell-time medians without a scan of every key), and the few
+# devices and keys the misuse signals can come from, so those lists read a handful of keys.
+# Partners are left out of the dwell days: with them the table would be as large as the keys.
+key_dwell_days = sa.Table(
+    "key_dwell_days",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("stage", sa.String(10), nullable=False),
+    sa.Column("product_id", sa.Integer, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("keys", sa.Integer, nullable=False),
+    sa.Index("ix_key_dwell_days_day", "day"),
+)
+
+#: Devices bound to two or more keys, and keys with two or more successful installations, at
+#: the last refresh: the candidates the misuse lists check against the raw rows.
+shared_device_rollup = sa.Table(
+    "shared_device_rollup",
+    metadata,
+    sa.Column("device_hash", sa.String(64), primary_key=True),
+)
+
+reused_key_rollup = sa.Table(
+    "reused_key_rollup",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=False),
 )
 
 rollup_state = sa.Table(

@@ -10,26 +10,18 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import keys, partners, products
+from data.compliance_rollups import dwell_spells
+from data.rollups import complete_through
+from data.schema import key_dwell_days, keys, partners, products
 from data.settings import ComplianceRules
-from queries.facts import key_event_counts
+from queries.facts import key_event_counts, spans
 from queries.filters import Filters
 from queries.key_stages import KEY_STAGES, held_in_view, none_by, stage_order
 from queries.run import fetch
-from queries.scope import partner_conditions, partner_in_scope
-from queries.sql import days_between, start_of, within
+from queries.scope import partner_conditions, partner_in_scope, product_in_scope
+from queries.sql import days_between, end_of, start_of
 
 _k = keys.c
-
-#: For each stage a key can leave: when it entered it, and when it entered the next stage it
-#: reached (a step the source did not record is skipped; a return ends an unused key).
-_TRANSITIONS: tuple[tuple[str, ColumnElement[Any], ColumnElement[Any]], ...] = (
-    ("mar_stock", _k.fulfilled_at, sa.func.coalesce(_k.allocated_at, _k.returned_at)),
-    ("allocated", _k.allocated_at, sa.func.coalesce(_k.consumed_at, _k.returned_at)),
-    ("consumed", _k.consumed_at, sa.func.coalesce(_k.bound_at, _k.reported_at)),
-    ("bound", _k.bound_at, _k.reported_at),
-    ("reported", _k.reported_at, _k.acknowledged_at),
-)
 
 
 def key_pipeline(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
@@ -94,21 +86,13 @@ def _dwell_times(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     """One row per stage some key left in the range: median days dwelt and how many left.
 
     The database counts keys per stage and whole days; the median is read off those counts.
+    Without partner filters or a scope the dwell days answer up to the rollups' last
+    complete day; the partners' own spells are read from the keys.
     """
-    parts = []
-    for name, entered, left in _TRANSITIONS:
-        days = days_between(left, entered)
-        parts.append(
-            sa.select(sa.literal(name).label("stage"), days.label("days")).where(
-                entered.is_not(None),
-                within(left, filters.date_from, filters.range_end),
-                *held_in_view(filters, filters.as_of),
-            )
-        )
-    spells = sa.union_all(*parts).subquery()
+    spells = _spells(connection, filters)
     distribution = fetch(
         connection,
-        sa.select(spells.c.stage, spells.c.days, sa.func.count())
+        sa.select(spells.c.stage, spells.c.days, sa.func.sum(spells.c["keys"]))
         .group_by(spells.c.stage, spells.c.days)
         .order_by(spells.c.stage, spells.c.days),
         {"stage": pl.String, "days": pl.Int64, "keys": pl.Int64},
@@ -124,6 +108,32 @@ def _dwell_times(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema={"stage": pl.String, "dwell_median_days": pl.Float64, "dwell_keys": pl.Int64}
     )
+
+
+def _spells(connection: sa.Connection, filters: Filters) -> sa.Subquery:
+    """`stage`, `days` and `keys`: the keys in view that left the stage in the range after
+    dwelling there so many days (several rows may share a stage and days)."""
+    first, last = filters.date_from, filters.range_end
+    through = None if partner_conditions(filters) else complete_through(connection)
+    parts: list[sa.Select[Any]] = []
+    for span in spans(through, first, last, monthly=False):
+        start = span.first or first
+        if span.source == "raw":
+            raw = dwell_spells(
+                (start_of(start), end_of(span.last)),
+                *held_in_view(filters, filters.as_of),
+            ).subquery()
+            parts.append(sa.select(raw.c.stage, raw.c.days, sa.literal(1).label("keys")))
+        else:
+            d = key_dwell_days.c
+            parts.append(
+                sa.select(d.stage, d.days, d["keys"]).where(
+                    d.day >= start,
+                    d.day <= span.last,
+                    *product_in_scope(d.product_id, filters),
+                )
+            )
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("spells")
 
 
 def _median(values: list[int], counts: list[int]) -> float:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
+from data.compliance_rollups import reused_key_candidates, shared_device_candidates
+from data.rollups import complete_through
 from data.schema import installations, keys, partners, products
 from queries.filters import Filters
 from queries.key_stages import bound_at, held_in_view, holder_at
@@ -18,15 +20,22 @@ _i = installations.c
 DEVICE_CHARACTERS = 12
 
 
-def _bound_by(filters: Filters) -> sa.ColumnElement[bool]:
-    return sa.and_(_k.device_hash.is_not(None), bound_at() < end_of(filters.as_of))
+def _bound_by(connection: sa.Connection, filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """Keys with a device bound by the as-of date, among the candidates of the rollups
+    when they are complete (every device bound to two keys by then is one)."""
+    conditions = [_k.device_hash.is_not(None), bound_at() < end_of(filters.as_of)]
+    through = complete_through(connection)
+    if through is not None:
+        since = shared_device_candidates(end_of(through), end_of(filters.as_of))
+        conditions.append(_k.device_hash.in_(since))
+    return conditions
 
 
-def _shared_devices(filters: Filters) -> sa.Select[tuple[str]]:
+def _shared_devices(connection: sa.Connection, filters: Filters) -> sa.Select[tuple[str]]:
     """Device hashes bound to two or more keys by the as-of date, whoever holds them."""
     return (
         sa.select(_k.device_hash)
-        .where(_bound_by(filters))
+        .where(*_bound_by(connection, filters))
         .group_by(_k.device_hash)
         .having(sa.func.count() >= 2)
     )
@@ -51,7 +60,7 @@ def duplicate_devices(connection: sa.Connection, filters: Filters) -> pl.DataFra
             first,
             sa.func.max(bound_at()),
         )
-        .where(_bound_by(filters))
+        .where(*_bound_by(connection, filters))
         .group_by(_k.device_hash)
         .having(sa.func.count() >= 2, sa.func.max(in_view) == 1)
         .order_by(period_start(first, "day"), _k.device_hash)
@@ -86,8 +95,8 @@ def duplicate_device_keys(connection: sa.Connection, filters: Filters) -> pl.Dat
         .join(partners, partners.c.id == _k.partner_id)
         .join(products, products.c.id == _k.product_id)
         .where(
-            _bound_by(filters),
-            _k.device_hash.in_(_shared_devices(filters)),
+            *_bound_by(connection, filters),
+            _k.device_hash.in_(_shared_devices(connection, filters)),
             *held_in_view(filters, filters.as_of),
         )
         .order_by(_k.device_hash, bound_at(), _k.id)
@@ -115,6 +124,17 @@ def reused_keys(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
     `partner_id` is the key's holder at the as-of date (empty: MAR stock);
     `installing_partners` counts the distinct partners whose installations used the key.
     """
+    installed = [
+        _i.key_id.is_not(None),
+        _i.status == "success",
+        _i.installed_at < end_of(filters.as_of),
+    ]
+    through = complete_through(connection)
+    if through is not None:
+        # Only the candidates can have been installed twice by the as-of date.
+        installed.append(
+            _i.key_id.in_(reused_key_candidates(end_of(through), end_of(filters.as_of)))
+        )
     uses = (
         sa.select(
             _i.key_id,
@@ -123,11 +143,7 @@ def reused_keys(connection: sa.Connection, filters: Filters) -> pl.DataFrame:
             sa.func.min(_i.installed_at).label("first"),
             sa.func.max(_i.installed_at).label("last"),
         )
-        .where(
-            _i.key_id.is_not(None),
-            _i.status == "success",
-            _i.installed_at < end_of(filters.as_of),
-        )
+        .where(*installed)
         .group_by(_i.key_id)
         .having(sa.func.count() >= 2)
         .subquery()

@@ -24,6 +24,7 @@ from queries import (
     conversions,
     key_pipeline,
     kpis,
+    misuse,
     partner_risk,
     reporting,
     stock,
@@ -61,6 +62,10 @@ METRICS: dict[str, Metric] = {
     "overview_kpis": kpis.overview_kpis,
     "conversion_funnel": conversions.conversion_funnel,
     "key_pipeline": key_pipeline.key_pipeline,
+    "stuck_keys": lambda c, f: key_pipeline.stuck_keys(c, f),
+    "duplicate_devices": misuse.duplicate_devices,
+    "duplicate_device_keys": misuse.duplicate_device_keys,
+    "reused_keys": misuse.reused_keys,
     "denial_rate": activations.denial_rate,
     "partner_denial_rates": activations.partner_denial_rates,
     "citizenship_caps": lambda c, f: citizenship.citizenship_caps(c, f),
@@ -172,6 +177,18 @@ def edge_cases(engine: sa.Engine) -> sa.Engine:
                 acknowledged_at=answered,
                 activation_code=code,
             )
+        # One PC bound to two keys by the as-of date, another only after it (a binding the
+        # report carries); one key installed twice by then (once before an earlier as-of).
+        shared, later = "a" * 64, "b" * 64
+        add_key(conn, 21, 1, partner=1, **lifecycle, bound_at="2021-05-22", device_hash=shared)
+        add_key(conn, 22, 1, partner=2, **lifecycle, bound_at="2021-06-30", device_hash=shared)
+        add_key(conn, 23, 2, partner=2, **lifecycle, reported_at="2021-06-02", device_hash=later)
+        add_key(conn, 24, 2, partner=1, **lifecycle, reported_at="2021-07-01", device_hash=later)
+        for n, (key, at) in enumerate(
+            [(21, "2021-05-21"), (21, "2021-06-30T12:00"), (22, "2021-06-29")],
+            start=20,
+        ):
+            add_installation(conn, n, 1, 1, at, key=key)
         add_report(conn, 1, 1, "2021-05-01", submitted_at=None)
         add_report(conn, 2, 2, "2021-05-01", submitted_at="2021-06-01", reported_installations=1)
     return engine

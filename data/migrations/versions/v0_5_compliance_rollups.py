@@ -1,0 +1,44 @@
+"""added the compliance rollups (key_dwell_days, shared_device_rollup, reused_key_rollup) and
+an index of denied keys
+
+DESIGN §4b at ten million keys: the dwell-time medians, the misuse lists and the denial lists
+read a few rollup rows or index entries instead of every key or installation.  The new tables
+start empty; the rollup set has a new name (rollup_state), so the query layer reads the raw
+tables until `mar-insight refresh` fills them.  No row changes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "v0.5"
+down_revision = "v0.4"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "key_dwell_days",
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("stage", sa.String(10), nullable=False),
+        sa.Column("product_id", sa.Integer, nullable=False),
+        sa.Column("days", sa.Integer, nullable=False),
+        sa.Column("keys", sa.Integer, nullable=False),
+    )
+    op.create_index("ix_key_dwell_days_day", "key_dwell_days", ["day"])
+    op.create_table(
+        "shared_device_rollup",
+        sa.Column("device_hash", sa.String(64), primary_key=True),
+    )
+    op.create_table(
+        "reused_key_rollup",
+        sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=False),
+    )
+    denied = sa.text("coalesce(activation_code, '') NOT IN ('00', '02')")
+    op.create_index(
+        "ix_keys_denied",
+        "keys",
+        ["acknowledged_at"],
+        postgresql_where=denied,
+        sqlite_where=denied,
+    )
