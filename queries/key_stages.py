@@ -17,7 +17,7 @@ from data.schema import keys
 from i18n.catalogs import N_
 from queries.filters import Filters
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
-from queries.sql import end_of, happened_by, not_happened_by
+from queries.sql import end_of, happened_by
 
 #: The stages of the key pipeline in the order of DESIGN §6: a key is in the last it reached.
 KEY_STAGES = (
@@ -56,18 +56,18 @@ def bound_at() -> ColumnElement[Any]:
     return sa.func.coalesce(_k.bound_at, _k.reported_at)
 
 
-def none_by(
-    later: Sequence[ColumnElement[Any]], day: dt.date
-) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """None of the `later` timestamps happened by `day` (a key still waiting for its next
-    step), as two disjoint conditions to union: none is set at all (a partial index of
-    data/schema.py holds exactly those keys), or one is set but only after `day` (read from
-    that timestamp's own index).  One OR of both would make PostgreSQL read every key."""
+def none_by(later: Sequence[ColumnElement[Any]], day: dt.date) -> tuple[ColumnElement[bool], ...]:
+    """None of the `later` timestamps (in the order a key reaches them) happened by `day` (a
+    key still waiting for its next step), as disjoint conditions to union: none is set at all
+    (a partial index of data/schema.py holds exactly those keys), or the first one set is set
+    only after `day` (read from that timestamp's own index).  The timestamps run forward
+    (DESIGN §3), so the ones after it are later still.  One OR of them all would make
+    PostgreSQL read every key."""
     return (
         sa.and_(*(column.is_(None) for column in later)),
-        sa.and_(
-            sa.or_(*(column >= end_of(day) for column in later)),
-            *(not_happened_by(column, day) for column in later),
+        *(
+            sa.and_(*(earlier.is_(None) for earlier in later[:position]), column >= end_of(day))
+            for position, column in enumerate(later)
         ),
     )
 

@@ -1,10 +1,12 @@
-"""added the compliance rollups (key_dwell_days, shared_device_rollup, reused_key_rollup) and
-an index of denied keys
+"""added the compliance rollups (key_dwell_days, shared_device_rollup, reused_key_rollup), an
+index of denied keys, and narrower indexes for stuck keys and the return window
 
 DESIGN §4b at ten million keys: the dwell-time medians, the misuse lists and the denial lists
 read a few rollup rows or index entries instead of every key or installation.  The new tables
 start empty; the rollup set has a new name (rollup_state), so the query layer reads the raw
-tables until `mar-insight refresh` fills them.  No row changes.
+tables until `mar-insight refresh` fills them.  The indexes of keys waiting for their next
+step hold only keys in that stage, and the indexes of a key event also hold the step before
+it.  No row changes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,27 @@ from alembic import op
 
 revision = "v0.5"
 down_revision = "v0.4"
+
+_WAITING = (
+    (
+        "ix_keys_consumed_unbound",
+        "consumed_at",
+        "consumed_at IS NOT NULL AND bound_at IS NULL AND reported_at IS NULL",
+    ),
+    ("ix_keys_bound_unreported", "bound_at", "bound_at IS NOT NULL AND reported_at IS NULL"),
+    (
+        "ix_keys_reported_unanswered",
+        "reported_at",
+        "reported_at IS NOT NULL AND acknowledged_at IS NULL",
+    ),
+)
+_EVENTS = (
+    ("ix_keys_consumed_at", ("consumed_at", "fulfilled_at")),
+    ("ix_keys_returned_at", ("returned_at", "fulfilled_at")),
+    ("ix_keys_bound_at", ("bound_at", "consumed_at")),
+    ("ix_keys_reported_at", ("reported_at", "bound_at", "consumed_at")),
+    ("ix_keys_acknowledged_at", ("acknowledged_at", "reported_at")),
+)
 
 
 def upgrade() -> None:
@@ -34,6 +57,13 @@ def upgrade() -> None:
         "reused_key_rollup",
         sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=False),
     )
+    for name, column, waiting in _WAITING:
+        op.drop_index(name, "keys")
+        clause = sa.text(waiting)
+        op.create_index(name, "keys", [column], postgresql_where=clause, sqlite_where=clause)
+    for name, columns in _EVENTS:
+        op.drop_index(name, "keys")
+        op.create_index(name, "keys", list(columns))
     denied = sa.text("coalesce(activation_code, '') NOT IN ('00', '02')")
     op.create_index(
         "ix_keys_denied",
