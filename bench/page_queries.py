@@ -339,14 +339,17 @@ def ensure_demo(engine: sa.Engine, installations: int) -> None:
             refresh_all(connection)
 
 
-def measure(url: str, runs: int, naive: bool = True) -> list[Timing]:
+def measure(
+    url: str, runs: int, naive: bool = True, pages: Sequence[str] = tuple(PAGES)
+) -> list[Timing]:
     engine = make_engine(url)
     filters = Filters.default(AS_OF)
     timings = []
     # The demo's last day plays today: in use the rollups end the day before and today's
     # partial day is read from the raw tables.
     with _rollups_through(engine, AS_OF - dt.timedelta(days=1)):
-        for page, metrics in PAGES.items():
+        for page in pages:
+            metrics = PAGES[page]
             timings.append(_measure_page(url, engine, page, metrics, filters, runs, naive))
             print(f"measured {page}", file=sys.stderr)
     engine.dispose()
@@ -444,11 +447,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument(
+        "--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="only these pages"
+    )
     args = parser.parse_args(argv)
     engine = make_engine(args.url)
     ensure_demo(engine, args.installations)
     engine.dispose()
-    timings = measure(args.url, args.runs, naive=not args.skip_naive)
+    timings = measure(args.url, args.runs, naive=not args.skip_naive, pages=args.pages)
     peak = None if args.skip_rss else _dashboard_peak_rss(args.url)
     print(report(timings, peak))
     return 0

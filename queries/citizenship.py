@@ -40,7 +40,13 @@ def citizenship_caps(
     """
     rules = rules or ComplianceRules()
     events = key_event_counts(
-        connection, filters, filters.date_from, filters.range_end, period="month", per_partner=True
+        connection,
+        filters,
+        filters.date_from,
+        filters.range_end,
+        period="month",
+        per_partner=True,
+        products=sa.select(products.c.id).where(products.c.channel == "citizenship"),
     )
     e = events.c
 

@@ -26,7 +26,14 @@ def coa_after_sunset(
     if first > filters.range_end:
         return pl.DataFrame(schema=_SCHEMA)
     counts = installation_counts(
-        connection, filters, first, filters.range_end, period=None, per_partner=True, detailed=True
+        connection,
+        filters,
+        first,
+        filters.range_end,
+        period=None,
+        per_partner=True,
+        detailed=True,
+        products=sa.select(products.c.id).where(products.c.licence_type == "coa"),
     )
     c = counts.c
     installed = sa.func.sum(c.successes)

@@ -94,13 +94,15 @@ def installation_counts(
     period: Period,
     per_partner: bool = False,
     detailed: bool = False,
+    products: sa.Select[Any] | None = None,
 ) -> sa.Subquery:
     """Installations (`successes`, `failures`) on days `first` (None: since the beginning) to
     `last`, filtered by every non-date filter and the viewer's scope.
 
     Columns: `day` or `month` as `period` asks, `partner_id` when `per_partner`,
     `product_id` and `segment` when `detailed`, and `site` when both; several rows may share
-    those values, so callers sum.
+    those values, so callers sum.  `products` (ids; needs `detailed`) narrows the rows read
+    to the products a metric is about.
     """
     with_partners = per_partner or bool(partner_conditions(filters))
     with_detail = detailed or filters.restricts("product", "installation")
@@ -119,6 +121,7 @@ def installation_counts(
             conditions.extend(partner_in_scope(c.partner_id, filters))
         if with_detail:
             conditions.extend(product_in_scope(c.product_id, filters))
+            conditions.extend(_among(c.product_id, products))
         conditions.extend(installation_conditions(c, filters))
         columns = _period_column(c, period)
         if per_partner:
@@ -139,6 +142,7 @@ def key_event_counts(
     *,
     period: Period,
     per_partner: bool,
+    products: sa.Select[Any] | None = None,
 ) -> sa.Subquery:
     """Key events on days `first` to `last`, filtered by product: `fulfilled`, `allocated`,
     `consumed`, `returned_allocated` and `returned_unallocated`.
@@ -146,6 +150,7 @@ def key_event_counts(
     Columns: `day` or `month` as `period` asks, `product_id`, `at_partner` (the key belongs
     to a partner) and `partner_id` when `per_partner`.  Partner filters are left to the
     caller: MAR stock has no partner.  Several rows may share those values, so callers sum.
+    `products` (ids) narrows the rows read to the products a metric is about.
     """
     parts: list[sa.Select[Any]] = []
     through = complete_through(connection)
@@ -163,9 +168,19 @@ def key_event_counts(
             columns.append(c.partner_id)
         statement = sa.select(*columns, *(c[name] for name in KEY_EVENT_COUNTS))
         parts.append(
-            statement.where(*_span_range(c, span), *product_in_scope(c.product_id, filters))
+            statement.where(
+                *_span_range(c, span),
+                *product_in_scope(c.product_id, filters),
+                *_among(c.product_id, products),
+            )
         )
     return _union(parts, "key_event_counts")
+
+
+def _among(
+    column: ColumnElement[Any], products: sa.Select[Any] | None
+) -> list[ColumnElement[bool]]:
+    return [] if products is None else [column.in_(products)]
 
 
 def _between(span: Span) -> tuple[dt.datetime | None, dt.datetime]:
