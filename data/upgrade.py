@@ -15,8 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from data.errors import UserError
 from data.migrations import (
@@ -24,6 +22,7 @@ from data.migrations import (
     current_revision,
     head,
     outdated_schema,
+    schema_differences,
     scripts,
     stamp_head,
 )
@@ -76,7 +75,7 @@ def _upgrade(connection: sa.Connection) -> list[str]:
 
 def _matches_metadata(connection: sa.Connection) -> bool:
     """Whether Alembic's autogenerate finds nothing to change for the current metadata."""
-    return not compare_metadata(MigrationContext.configure(connection), metadata)
+    return not schema_differences(connection, metadata)
 
 
 def _one_line(text: str) -> str:

@@ -16,7 +16,7 @@ from data.schema import key_dwell_days, keys, partners, products
 from data.settings import ComplianceRules
 from queries.facts import key_event_counts, spans
 from queries.filters import Filters
-from queries.key_stages import KEY_STAGES, held_in_view, none_by, stage_order
+from queries.key_stages import KEY_STAGES, held_in_view, stage_order, still_waiting
 from queries.run import fetch
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
 from queries.sql import days_between, end_of, start_of
@@ -170,14 +170,10 @@ def stuck_keys(
     parts = [
         sa.select(
             _k.partner_id, _k.product_id, sa.literal(name).label("stage"), entered.label("entered")
-        ).where(
-            # More than `limit` whole days before the as-of date, and nothing next since.
-            entered < start_of(day - dt.timedelta(days=limit)),
-            still_waiting,
-            *held_in_view(filters, day),
-        )
+        ).where(still, *held_in_view(filters, day))
         for name, entered, limit, later in waiting
-        for still_waiting in none_by(later, day)
+        # More than `limit` whole days before the as-of date, and nothing next since.
+        for still in still_waiting(entered, later, day, start_of(day - dt.timedelta(days=limit)))
     ]
     stuck = sa.union_all(*parts).subquery()
     s = stuck.c

@@ -7,13 +7,12 @@ definitions, so "stuck", "unused" and "in view" mean the same thing on every pag
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import keys
+from data.schema import keys, waiting_since
 from i18n.catalogs import N_
 from queries.filters import Filters
 from queries.scope import partner_conditions, partner_in_scope, product_in_scope
@@ -56,17 +55,26 @@ def bound_at() -> ColumnElement[Any]:
     return sa.func.coalesce(_k.bound_at, _k.reported_at)
 
 
-def none_by(later: Sequence[ColumnElement[Any]], day: dt.date) -> tuple[ColumnElement[bool], ...]:
-    """None of the `later` timestamps (in the order a key reaches them) happened by `day` (a
-    key still waiting for its next step), as disjoint conditions to union: none is set at all
-    (a partial index of data/schema.py holds exactly those keys), or the first one set is set
-    only after `day` (read from that timestamp's own index).  The timestamps run forward
-    (DESIGN §3), so the ones after it are later still.  One OR of them all would make
-    PostgreSQL read every key."""
+def still_waiting(
+    entered: ColumnElement[Any],
+    later: tuple[ColumnElement[Any], ...],
+    day: dt.date,
+    before: dt.datetime,
+) -> tuple[ColumnElement[bool], ...]:
+    """Keys that entered their stage (`entered`) before `before` and had not taken any of the
+    `later` steps (in the order a key reaches them) by `day`, as disjoint conditions to union:
+    still waiting (read from the stage's index, data/schema.py), or moved on only after `day`
+    with the first of the steps set (each read from that timestamp's index, which holds the
+    step before it; the timestamps run forward, DESIGN §3, so the next ones are later still).
+    One OR of them would make PostgreSQL read every key."""
     return (
-        sa.and_(*(column.is_(None) for column in later)),
+        waiting_since(entered, later) < before,
         *(
-            sa.and_(*(earlier.is_(None) for earlier in later[:position]), column >= end_of(day))
+            sa.and_(
+                *(earlier.is_(None) for earlier in later[:position]),
+                column >= end_of(day),
+                entered < before,
+            )
             for position, column in enumerate(later)
         ),
     )

@@ -16,7 +16,7 @@ from queries.key_stages import (
     NO_CREDIT_PREFIX,
     held_in_view,
     holder_at,
-    none_by,
+    still_waiting,
 )
 from queries.run import fetch
 from queries.sql import count_where, days_between, start_of, within
@@ -48,13 +48,14 @@ def return_window(
     status = sa.case((age > credit_days, "expired"), else_="closing").label("status")
     # The stock-on-hand rule (fulfilled by the as-of date, neither consumed nor returned by
     # it), for keys at least `return_closing_days` old: fulfilled on or before as-of minus them.
-    old_enough = _k.fulfilled_at < start_of(day - dt.timedelta(days=rules.return_closing_days - 1))
+    old_enough = start_of(day - dt.timedelta(days=rules.return_closing_days - 1))
+    unused = still_waiting(_k.fulfilled_at, (_k.consumed_at, _k.returned_at), day, old_enough)
     aged = sa.union_all(
         *(
             sa.select(_k.product_id, holder, status, _k.fulfilled_at, key_orders.c.unit_price)
             .outerjoin(key_orders, key_orders.c.id == _k.order_id)
-            .where(old_enough, unused, *held_in_view(filters, day))
-            for unused in none_by((_k.consumed_at, _k.returned_at), day)
+            .where(still, *held_in_view(filters, day))
+            for still in unused
         )
     ).subquery()
     a = aged.c

@@ -14,13 +14,43 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).resolve().parent
+
+
+def schema_differences(connection: sa.Connection, metadata: sa.MetaData) -> list[Any]:
+    """What Alembic's autogenerate would change to make the database match `metadata`.
+
+    An index on an expression is reflected as the database rewrote it (PostgreSQL adds
+    parentheses and casts), so one present on both sides under the same name is taken as
+    the same: it would otherwise read as removed and added on every comparison.
+    """
+    differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    added = {d[1].name for d in differences if isinstance(d, tuple) and d[0] == "add_index"}
+    removed = {d[1].name for d in differences if isinstance(d, tuple) and d[0] == "remove_index"}
+    rewritten = {
+        name
+        for name in added & removed
+        for table in metadata.tables.values()
+        for index in table.indexes
+        if index.name == name and any(not isinstance(e, sa.Column) for e in index.expressions)
+    }
+    return [
+        d
+        for d in differences
+        if not (
+            isinstance(d, tuple)
+            and d[0] in ("add_index", "remove_index")
+            and d[1].name in rewritten
+        )
+    ]
 
 
 def alembic_config() -> Config:

@@ -5,7 +5,8 @@ DESIGN §4b at ten million keys: the dwell-time medians, the misuse lists and th
 read a few rollup rows or index entries instead of every key or installation.  The new tables
 start empty; the rollup set has a new name (rollup_state), so the query layer reads the raw
 tables until `mar-insight refresh` fills them.  The indexes of keys waiting for their next
-step hold only keys in that stage, and the indexes of a key event also hold the step before
+step are on when they entered it while none of the next steps is set (PostgreSQL keeps
+statistics of that expression), and the indexes of a key event also hold the step before
 it.  No row changes.
 """
 
@@ -17,18 +18,13 @@ from alembic import op
 revision = "v0.5"
 down_revision = "v0.4"
 
+#: The indexes of keys waiting for their next step, on when they entered the stage while
+#: none of the next steps is set (data/schema.py `waiting_since`).
 _WAITING = (
-    (
-        "ix_keys_consumed_unbound",
-        "consumed_at",
-        "consumed_at IS NOT NULL AND bound_at IS NULL AND reported_at IS NULL",
-    ),
-    ("ix_keys_bound_unreported", "bound_at", "bound_at IS NOT NULL AND reported_at IS NULL"),
-    (
-        "ix_keys_reported_unanswered",
-        "reported_at",
-        "reported_at IS NOT NULL AND acknowledged_at IS NULL",
-    ),
+    ("ix_keys_consumed_unbound", "consumed_at", ("bound_at", "reported_at")),
+    ("ix_keys_bound_unreported", "bound_at", ("reported_at",)),
+    ("ix_keys_reported_unanswered", "reported_at", ("acknowledged_at",)),
+    ("ix_keys_unused", "fulfilled_at", ("consumed_at", "returned_at")),
 )
 _EVENTS = (
     ("ix_keys_consumed_at", ("consumed_at", "fulfilled_at")),
@@ -57,10 +53,10 @@ def upgrade() -> None:
         "reused_key_rollup",
         sa.Column("key_id", sa.Integer, primary_key=True, autoincrement=False),
     )
-    for name, column, waiting in _WAITING:
+    for name, entered, later in _WAITING:
         op.drop_index(name, "keys")
-        clause = sa.text(waiting)
-        op.create_index(name, "keys", [column], postgresql_where=clause, sqlite_where=clause)
+        unset = " AND ".join(f"{column} IS NULL" for column in later)
+        op.create_index(name, "keys", [sa.text(f"(CASE WHEN {unset} THEN {entered} END)")])
     for name, columns in _EVENTS:
         op.drop_index(name, "keys")
         op.create_index(name, "keys", list(columns))
