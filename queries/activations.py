@@ -7,7 +7,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.schema import is_enabling, keys, partners
+from data.schema import denied_at, keys, partners
 from queries.facts import key_event_counts
 from queries.filters import Filters
 from queries.key_stages import ACTIVATION_CODES, UNKNOWN_CODE, held_in_view
@@ -18,17 +18,13 @@ from queries.sql import period_start, within
 _k = keys.c
 
 
-def _answered_in_range(filters: Filters) -> list[ColumnElement[bool]]:
-    """Keys in view that Microsoft answered on a day of the range."""
+def _denied_in_range(filters: Filters) -> list[ColumnElement[bool]]:
+    """Keys in view that Microsoft denied on a day of the range: answered with anything but
+    an enabling code (read from the index of denied keys, data/schema.py)."""
     return [
-        within(_k.acknowledged_at, filters.date_from, filters.range_end),
+        within(denied_at(), filters.date_from, filters.range_end),
         *held_in_view(filters, filters.as_of),
     ]
-
-
-def _denied() -> ColumnElement[bool]:
-    """Answered with anything but an enabling code."""
-    return sa.not_(is_enabling(_k.activation_code))
 
 
 def _meaning(codes: pl.Expr) -> pl.Expr:
@@ -45,7 +41,7 @@ def activation_denials(connection: sa.Connection, filters: Filters) -> pl.DataFr
     statement = (
         sa.select(_k.partner_id, partners.c.name, code, sa.func.count())
         .join(partners, partners.c.id == _k.partner_id)
-        .where(_denied(), *_answered_in_range(filters))
+        .where(*_denied_in_range(filters))
         .group_by(_k.partner_id, partners.c.name, code)
         .order_by(_k.partner_id, code)
     )
@@ -64,7 +60,7 @@ def denials_over_time(connection: sa.Connection, filters: Filters) -> pl.DataFra
     code = sa.func.coalesce(_k.activation_code, "").label("code")
     statement = (
         sa.select(month, code, sa.func.count())
-        .where(_denied(), *_answered_in_range(filters))
+        .where(*_denied_in_range(filters))
         .group_by(month, code)
         .order_by(month, code)
     )

@@ -60,11 +60,13 @@ def upgrade() -> None:
     for name, columns in _EVENTS:
         op.drop_index(name, "keys")
         op.create_index(name, "keys", list(columns))
-    denied = sa.text("coalesce(activation_code, '') NOT IN ('00', '02')")
     op.create_index(
         "ix_keys_denied",
         "keys",
-        ["acknowledged_at"],
-        postgresql_where=denied,
-        sqlite_where=denied,
+        [
+            sa.text(
+                "(CASE WHEN coalesce(activation_code, '') NOT IN ('00', '02')"
+                " THEN acknowledged_at END)"
+            )
+        ],
     )
