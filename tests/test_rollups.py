@@ -242,6 +242,22 @@ def test_an_import_refreshes_the_days_it_touched(edge_cases: sa.Engine, tmp_path
     _assert_same(_all_metrics(edge_cases, FILTERS["june"]), rolled)
 
 
+def test_an_imported_second_installation_of_a_key_makes_it_a_reused_key(
+    edge_cases: sa.Engine, tmp_path: Path
+) -> None:
+    with edge_cases.begin() as connection:
+        refresh_all(connection)
+    (tmp_path / "installations.csv").write_text(
+        "id,key_id,partner_id,product_id,segment,site,installed_at,status\n"
+        "300,22,2,1,education,Utrecht,2021-06-30T08:00:00,success\n"
+    )
+    import_directory(edge_cases, tmp_path)
+    rolled = _all_metrics(edge_cases, FILTERS["default"])
+    _drop_rollups(edge_cases)
+    _assert_same(_all_metrics(edge_cases, FILTERS["default"]), rolled)
+    assert rolled["reused_keys"]["key_id"].to_list() == [21, 22]
+
+
 def test_rows_written_by_others_before_an_imported_day_are_not_skipped(
     edge_cases: sa.Engine, tmp_path: Path
 ) -> None:

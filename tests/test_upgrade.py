@@ -20,7 +20,7 @@ from cli.main import main as cli
 from data import schema
 from data.db import make_engine
 from data.migrations import current_revision, head
-from data.rollups import ROLLUP_TABLES, refresh_all
+from data.rollups import ROLLUP_TABLES, complete_through, refresh_all
 from queries.exports import REPORTS, ReportOptions, build_report, to_csv
 from queries.filters import Filters
 from tests import baseline_schema as baseline
@@ -293,3 +293,21 @@ def test_a_second_upgrade_does_nothing(
     with old_database.connect() as connection:
         assert _snapshot(connection) == before
         assert current_revision(connection) == head()
+
+
+def test_the_compliance_rollups_are_read_once_the_refresh_has_filled_them(
+    old_database: sa.Engine,
+    reference: sa.Engine,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _upgrade(database_url, capsys)
+    with old_database.connect() as connection:
+        assert complete_through(connection) is None
+    assert cli(["refresh", "--url", database_url]) == 0
+    tables = (schema.key_dwell_days, schema.shared_device_rollup, schema.reused_key_rollup)
+    with reference.connect() as expected, old_database.connect() as actual:
+        for table in tables:
+            rows = sa.select(table).order_by(*table.columns)
+            assert actual.execute(rows).all() == expected.execute(rows).all()
+        assert complete_through(actual) == complete_through(expected)
