@@ -291,8 +291,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
-def _dashboard_peak_rss(url: str) -> float:
-    env = {**os.environ, "MAR_DATABASE_URL": url, "MAR_AS_OF": AS_OF.isoformat()}
+def _dashboard_peak_rss(url: str, as_of: dt.date) -> float:
+    env = {**os.environ, "MAR_DATABASE_URL": url, "MAR_AS_OF": as_of.isoformat()}
     result = subprocess.run(
         [
             sys.executable,
@@ -326,12 +326,12 @@ def _warm_runner(engine: sa.Engine, calls: list[Call], filters: Filters) -> Call
     return run
 
 
-def ensure_demo(engine: sa.Engine, installations: int) -> None:
+def ensure_demo(engine: sa.Engine, installations: int, as_of: dt.date = AS_OF) -> None:
     with engine.connect() as connection:
         present = has_data_tables(connection)
     if not present:
         print(f"building a {installations:,}-installation demo …", file=sys.stderr)
-        generate_demo(engine, installations=installations, seed=42, as_of=AS_OF)
+        generate_demo(engine, installations=installations, seed=42, as_of=as_of)
     with engine.begin() as connection:
         create_schema(connection)
         if complete_through(connection) is None:
@@ -340,14 +340,18 @@ def ensure_demo(engine: sa.Engine, installations: int) -> None:
 
 
 def measure(
-    url: str, runs: int, naive: bool = True, pages: Sequence[str] = tuple(PAGES)
+    url: str,
+    runs: int,
+    naive: bool = True,
+    pages: Sequence[str] = tuple(PAGES),
+    as_of: dt.date = AS_OF,
 ) -> list[Timing]:
     engine = make_engine(url)
-    filters = Filters.default(AS_OF)
+    filters = Filters.default(as_of)
     timings = []
     # The demo's last day plays today: in use the rollups end the day before and today's
     # partial day is read from the raw tables.
-    with _rollups_through(engine, AS_OF - dt.timedelta(days=1)):
+    with _rollups_through(engine, as_of - dt.timedelta(days=1)):
         for page in pages:
             metrics = PAGES[page]
             timings.append(_measure_page(url, engine, page, metrics, filters, runs, naive))
@@ -448,14 +452,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=AS_OF,
+        help="the demo's last day, which plays today (a demo built by `mar-insight demo` "
+        "ends on the day it was built)",
+    )
+    parser.add_argument(
         "--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="only these pages"
     )
     args = parser.parse_args(argv)
     engine = make_engine(args.url)
-    ensure_demo(engine, args.installations)
+    ensure_demo(engine, args.installations, args.as_of)
     engine.dispose()
-    timings = measure(args.url, args.runs, naive=not args.skip_naive, pages=args.pages)
-    peak = None if args.skip_rss else _dashboard_peak_rss(args.url)
+    timings = measure(
+        args.url, args.runs, naive=not args.skip_naive, pages=args.pages, as_of=args.as_of
+    )
+    peak = None if args.skip_rss else _dashboard_peak_rss(args.url, args.as_of)
     print(report(timings, peak))
     return 0
 

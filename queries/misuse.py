@@ -20,22 +20,25 @@ _i = installations.c
 DEVICE_CHARACTERS = 12
 
 
-def _bound_by(connection: sa.Connection, filters: Filters) -> list[sa.ColumnElement[bool]]:
-    """Keys with a device bound by the as-of date, among the candidates of the rollups
-    when they are complete (every device bound to two keys by then is one)."""
-    conditions = [_k.device_hash.is_not(None), bound_at() < end_of(filters.as_of)]
+def _bound_by(filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """Keys with a device bound by the as-of date."""
+    return [_k.device_hash.is_not(None), bound_at() < end_of(filters.as_of)]
+
+
+def _candidates(connection: sa.Connection, filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """Only the candidates of the rollups, when they are complete: every device bound to two
+    keys by the as-of date is one (data/compliance_rollups.py)."""
     through = complete_through(connection)
-    if through is not None:
-        since = shared_device_candidates(end_of(through), end_of(filters.as_of))
-        conditions.append(_k.device_hash.in_(since))
-    return conditions
+    if through is None:
+        return []
+    return [_k.device_hash.in_(shared_device_candidates(end_of(through), end_of(filters.as_of)))]
 
 
 def _shared_devices(connection: sa.Connection, filters: Filters) -> sa.Select[tuple[str]]:
     """Device hashes bound to two or more keys by the as-of date, whoever holds them."""
     return (
         sa.select(_k.device_hash)
-        .where(*_bound_by(connection, filters))
+        .where(*_bound_by(filters), *_candidates(connection, filters))
         .group_by(_k.device_hash)
         .having(sa.func.count() >= 2)
     )
@@ -60,7 +63,7 @@ def duplicate_devices(connection: sa.Connection, filters: Filters) -> pl.DataFra
             first,
             sa.func.max(bound_at()),
         )
-        .where(*_bound_by(connection, filters))
+        .where(*_bound_by(filters), *_candidates(connection, filters))
         .group_by(_k.device_hash)
         .having(sa.func.count() >= 2, sa.func.max(in_view) == 1)
         .order_by(period_start(first, "day"), _k.device_hash)
@@ -95,7 +98,7 @@ def duplicate_device_keys(connection: sa.Connection, filters: Filters) -> pl.Dat
         .join(partners, partners.c.id == _k.partner_id)
         .join(products, products.c.id == _k.product_id)
         .where(
-            *_bound_by(connection, filters),
+            *_bound_by(filters),
             _k.device_hash.in_(_shared_devices(connection, filters)),
             *held_in_view(filters, filters.as_of),
         )
