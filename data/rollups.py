@@ -88,11 +88,16 @@ def installation_rows(between: Between = None) -> sa.Select[Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def key_event_rows(between: Between = None) -> sa.CompoundSelect[Any]:
+def key_event_rows(
+    between: Between = None, events: tuple[str, ...] = KEY_EVENTS
+) -> sa.CompoundSelect[Any]:
     """One row per key event in [start, end) (start None: from the beginning; None: all):
-    its day, product, partner, and 1 in the count of its kind."""
+    its day, product, partner, and 1 in the count of its kind.  Only the `events` (of
+    `KEY_EVENTS`) a caller sums are read; the others' counts would be 0 anyway."""
     parts = []
     for event, kinds in _key_event_kinds().items():
+        if event not in events:
+            continue
         column = keys.c[event]
         counts: dict[str, ColumnElement[Any]] = {name: sa.literal(0) for name in KEY_EVENT_COUNTS}
         counts.update(kinds)

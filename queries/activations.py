@@ -73,7 +73,13 @@ def _answers(connection: sa.Connection, filters: Filters, *, per_partner: bool) 
     (the rollups); an answer comes after the allocation, so its partner holds the key."""
     scoped = per_partner or bool(partner_conditions(filters))
     events = key_event_counts(
-        connection, filters, filters.date_from, filters.range_end, period=None, per_partner=scoped
+        connection,
+        filters,
+        filters.date_from,
+        filters.range_end,
+        period=None,
+        per_partner=scoped,
+        events=("acknowledged_at",),
     )
     e = events.c
     columns = [e.partner_id] if per_partner else []

@@ -47,6 +47,7 @@ def citizenship_caps(
         period="month",
         per_partner=True,
         products=sa.select(products.c.id).where(products.c.channel == "citizenship"),
+        events=("allocated_at",),
     )
     e = events.c
 

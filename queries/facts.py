@@ -24,7 +24,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from data.rollups import complete_through, installation_rows, key_event_rows, next_month
+from data.rollups import (
+    KEY_EVENTS,
+    complete_through,
+    installation_rows,
+    key_event_rows,
+    next_month,
+)
 from data.schema import (
     KEY_EVENT_COUNTS,
     installation_day_totals,
@@ -143,6 +149,7 @@ def key_event_counts(
     period: Period,
     per_partner: bool,
     products: sa.Select[Any] | None = None,
+    events: tuple[str, ...] = KEY_EVENTS,
 ) -> sa.Subquery:
     """Key events on days `first` to `last`, filtered by product: `fulfilled`, `allocated`,
     `consumed`, `returned_allocated` and `returned_unallocated`.
@@ -150,13 +157,14 @@ def key_event_counts(
     Columns: `day` or `month` as `period` asks, `product_id`, `at_partner` (the key belongs
     to a partner) and `partner_id` when `per_partner`.  Partner filters are left to the
     caller: MAR stock has no partner.  Several rows may share those values, so callers sum.
-    `products` (ids) narrows the rows read to the products a metric is about.
+    `products` (ids) narrows the rows read to the products a metric is about; raw days read
+    only the `events` (timestamps of data/rollups.py `KEY_EVENTS`) whose counts it sums.
     """
     parts: list[sa.Select[Any]] = []
     through = complete_through(connection)
     for span in spans(through, first, last, monthly=per_partner and period != "day"):
         if span.source == "raw":
-            table: sa.FromClause = key_event_rows(_between(span)).subquery()
+            table: sa.FromClause = key_event_rows(_between(span), events).subquery()
         elif span.source == "month":
             table = key_month_rollup
         else:
