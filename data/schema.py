@@ -163,9 +163,9 @@ keys = sa.Table(
     sa.Index("ix_keys_partner_allocated", "partner_id", "allocated_at"),
     # One per key event: the query layer reads the days after the rollups (today) raw, by
     # event time across all products (EXPLAIN showed a sequential scan of every key without).
-    # Where a key's previous step follows, the compliance lists ask for keys whose next step
-    # came only after the as-of date but which entered their stage long before it; the index
-    # then answers both (a heap fetch of every key stepped on since, at an earlier as-of date).
+    # Each also holds the step before it: the compliance lists ask for keys that took their
+    # next step only after the as-of date but entered their stage long before it, and the
+    # index answers both (without, every key stepped on since was fetched from the heap).
     sa.Index("ix_keys_fulfilled_at", "fulfilled_at"),
     sa.Index("ix_keys_allocated_at", "allocated_at"),
     sa.Index("ix_keys_consumed_at", "consumed_at", "fulfilled_at"),
