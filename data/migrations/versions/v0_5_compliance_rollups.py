@@ -65,8 +65,8 @@ def upgrade() -> None:
         "keys",
         [
             sa.text(
-                "(CASE WHEN coalesce(activation_code, '') NOT IN ('00', '02')"
-                " THEN acknowledged_at END)"
+                "(CASE WHEN NOT (coalesce(activation_code, '') = '00'"
+                " OR coalesce(activation_code, '') = '02') THEN acknowledged_at END)"
             )
         ],
     )
