@@ -5,11 +5,12 @@ a browser (DESIGN §6).  Every failure the user can fix ends in one sentence, ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import getpass
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,7 +28,7 @@ from data.rollups import refresh_all
 from data.schema import create_schema, has_data_tables, has_schema, require_current_schema
 from data.settings import Settings, SettingsError, load_settings
 from data.upgrade import upgrade_database
-from i18n import LANGUAGES
+from i18n import DEFAULT_LANGUAGE, LANGUAGES, Language
 from i18n.catalogs import N_, translations
 from notify.alerts import run_alerts
 from notify.digest import run_digest
@@ -46,38 +47,61 @@ from queries.filters import VOCABULARY, Filters
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 
 
-def _parser() -> argparse.ArgumentParser:
+#: argparse's own sentences that a user meets (usage, headings, refused arguments), marked so
+#: the catalogs carry them; `_argparse_in` makes argparse read them from the catalog.
+ARGPARSE_MESSAGES = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("expected one argument"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
+
+
+def _parser(_: Callable[[str], str]) -> argparse.ArgumentParser:
+    """The command line in the language of `_`: the `--help` of every command is translated."""
     parser = argparse.ArgumentParser(
-        prog="mar-insight", description="MAR Insight: licence and installation analytics."
+        prog="mar-insight", description=_("MAR Insight: licence and installation analytics.")
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--url", help="database URL (default: MAR_DATABASE_URL)")
+        sub = commands.add_parser(name, help=_(help_text), description=_(help_text))
+        sub.add_argument("--url", help=_("database URL (default: MAR_DATABASE_URL)"))
         return sub
 
-    demo = command("demo", "create the schema and fill it with deterministic demo data")
-    demo.add_argument("--installations", type=int, default=150_000, help="default 150000")
-    demo.add_argument("--seed", type=int, default=42, help="default 42")
-    demo.add_argument("--replace", action="store_true", help="replace data already there")
+    demo = command("demo", N_("create the schema and fill it with deterministic demo data"))
+    demo.add_argument("--installations", type=int, default=150_000, help=_("default 150000"))
+    demo.add_argument("--seed", type=int, default=42, help=_("default 42"))
+    demo.add_argument("--replace", action="store_true", help=_("replace data already there"))
 
-    load = command("import", "load <table>.csv files from DIR, all of them or nothing")
+    load = command("import", N_("load <table>.csv files from DIR, all of them or nothing"))
     load.add_argument("directory", type=Path, metavar="DIR")
 
-    oa3 = command("import-oa3", "mark keys bound from the OA3 tool's report files (*.xml) in DIR")
+    oa3 = command(
+        "import-oa3", N_("mark keys bound from the OA3 tool's report files (*.xml) in DIR")
+    )
     oa3.add_argument("directory", type=Path, metavar="DIR")
     oa3.add_argument(
         "--bound-at",
         metavar="TS",
-        help="binding time for every file, e.g. 2021-06-30T14:05:00 (default: each file's mtime)",
+        help=_(
+            "binding time for every file, e.g. 2021-06-30T14:05:00 (default: each file's mtime)"
+        ),
     )
 
-    command("refresh", "rebuild the rollups the dashboard reads from")
+    command("refresh", N_("rebuild the rollups the dashboard reads from"))
 
-    command("upgrade", "bring the database to this release's schema, keeping every row")
+    command("upgrade", N_("bring the database to this release's schema, keeping every row"))
 
-    export = command("export", "write a report as CSV, the same bytes as the page download")
+    export = command("export", N_("write a report as CSV, the same bytes as the page download"))
     export.add_argument(
         "report", choices=sorted(REPORTS), metavar="REPORT", help=", ".join(sorted(REPORTS))
     )
@@ -88,60 +112,90 @@ def _parser() -> argparse.ArgumentParser:
             action="append" if spec.many else "store",
             default=[] if spec.many else None,
             metavar=spec.param.upper(),
-            help=spec.cli_help,
+            help=spec.help(_),
         )
     export.add_argument(
         "--excel",
         choices=LANGUAGES,
         metavar="LANGUAGE",
-        help="a CSV for Excel in this language (de, fr: semicolons and decimal commas; "
-        "UTF-8 with BOM) instead of the machine CSV",
+        help=_(
+            "a CSV for Excel in this language (de, fr: semicolons and decimal commas; "
+            "UTF-8 with BOM) instead of the machine CSV"
+        ),
     )
-    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--out", type=Path, help=_("file to write (default: standard output)"))
     export.add_argument(
         "--as-user",
         metavar="EMAIL",
-        help="export with the scope of this user of the users table (default: everything)",
+        help=_("export with the scope of this user of the users table (default: everything)"),
     )
 
     digest = command(
-        "digest", "the weekly digest: one e-mail per recipient, scoped like the dashboard"
+        "digest", N_("the weekly digest: one e-mail per recipient, scoped like the dashboard")
     )
-    digest.add_argument("--as-user", metavar="EMAIL", help="the digest of this user only")
+    digest.add_argument("--as-user", metavar="EMAIL", help=_("the digest of this user only"))
     digest.add_argument(
-        "--all", dest="everyone", action="store_true", help="every user of the users table"
+        "--all", dest="everyone", action="store_true", help=_("every user of the users table")
     )
-    digest.add_argument("--as-of", help="last day of the digest's week (default: today)")
-    digest.add_argument("--out", type=Path, metavar="DIR", help="write one .eml per recipient")
+    digest.add_argument("--as-of", help=_("last day of the digest's week (default: today)"))
+    digest.add_argument("--out", type=Path, metavar="DIR", help=_("write one .eml per recipient"))
     digest.add_argument(
-        "--send", action="store_true", help="send by SMTP, once per recipient and ISO week"
+        "--send", action="store_true", help=_("send by SMTP, once per recipient and ISO week")
     )
 
-    alerts = command("alerts", "check the alert rules; tell each start and each clear once")
-    alerts.add_argument("--as-of", help="the day to check (default: today)")
+    alerts = command("alerts", N_("check the alert rules; tell each start and each clear once"))
+    alerts.add_argument("--as-of", help=_("the day to check (default: today)"))
     alerts.add_argument(
-        "--send", action="store_true", help="send and remember (default: only list what is due)"
+        "--send", action="store_true", help=_("send and remember (default: only list what is due)")
     )
 
-    serve = command("serve", "start the dashboard (creates the SQLite demo database if missing)")
+    serve = command(
+        "serve", N_("start the dashboard (creates the SQLite demo database if missing)")
+    )
     serve.add_argument(
         "--port",
         type=int,
-        help="default: Streamlit's own server.port setting (STREAMLIT_SERVER_PORT, its "
-        "config.toml files, else 8501)",
+        help=_(
+            "default: Streamlit's own server.port setting (STREAMLIT_SERVER_PORT, its "
+            "config.toml files, else 8501)"
+        ),
     )
     return parser
 
 
+def cli_language() -> Language:
+    """The command line's language: the MAR_LANGUAGE setting, as for the dashboard's default
+    and the mail of recipients without a language of their own; English while the settings
+    cannot be read (the sentence naming the wrong setting must not fail in turn)."""
+    try:
+        return load_settings().language
+    except SettingsError:
+        return DEFAULT_LANGUAGE
+
+
+@contextlib.contextmanager
+def _argparse_in(gettext: Callable[[str], str]) -> Iterator[None]:
+    """argparse looks its sentences up through its module's `_` (Python's gettext, which has
+    no catalog for it): while parsing, it looks them up in ours."""
+    english = argparse._  # type: ignore[attr-defined]
+    argparse._ = gettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = english  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; return the process exit code."""
-    args = _parser().parse_args(argv)
+    language = cli_language()
+    _ = translations(language).gettext
+    with _argparse_in(_):
+        args = _parser(_).parse_args(argv)
     try:
         settings = load_settings(**({"database_url": args.url} if args.url else {}))
     except SettingsError as exc:
         return _refused(str(exc))  # no language can be read yet
     configure_logging(settings.log_file, settings.log_format)
-    _ = translations(settings.language).gettext
     try:
         engine = make_engine(
             settings.database_url,
@@ -163,10 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "import":
             summary = import_directory(engine, args.directory)
             log.info("import of %s accepted: %s", args.directory, str(summary).replace("\n", "; "))
-            print(summary)
+            print(summary.describe(language))
         elif args.command == "import-oa3":
             bound_at = parse_bound_at(args.bound_at) if args.bound_at else None
-            print(import_oa3_directory(engine, args.directory, bound_at=bound_at))
+            oa3 = import_oa3_directory(engine, args.directory, bound_at=bound_at)
+            print(oa3.describe(language))
         elif args.command == "refresh":
             with engine.begin() as connection:
                 create_schema(connection)
@@ -188,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("%s failed: %s", args.command, message)
         return _refused(_(message))
     except Exception as exc:
-        print(f"mar-insight: {unexpected(exc)}", file=sys.stderr)
+        print(f"mar-insight: {unexpected(exc).translated(_)}", file=sys.stderr)
         return 1
     return 0
 
@@ -249,7 +304,7 @@ def _export(engine: Engine, args: argparse.Namespace, settings: Settings) -> Non
 def _upgrade(engine: Engine, _: Callable[[str], str]) -> None:
     steps = upgrade_database(engine)
     for step in steps:
-        print(step)
+        print(step.translated(_))
     if steps:
         print(_("The database is now at schema {version}.").format(version=head()))
     else:
@@ -332,7 +387,10 @@ def _serve(
             print(_("Creating the demo database (one time only) …"), file=sys.stderr)
             generate_demo(engine, as_of=settings.today())
         for step in upgrade_database(engine):
-            print(_("Upgraded the database: {step}").format(step=step), file=sys.stderr)
+            print(
+                _("Upgraded the database: {step}").format(step=step.translated(_)),
+                file=sys.stderr,
+            )
     command = [sys.executable, "-m", "streamlit", "run", str(APP)]
     if port is not None:
         command += ["--server.port", str(port)]

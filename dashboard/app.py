@@ -116,7 +116,7 @@ def _sentence(error: Exception) -> str:
         message = describe_database_error(error)
         log.warning("page failed: %s", message)
         return _(message)
-    return unexpected(error)
+    return unexpected(error).translated(_)
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from data.bulk import bulk_insert
 from data.csv_tables import csv_file_name
-from data.errors import UserError
+from data.errors import Listing, Message, UserError
 from data.rollups import event_days, refresh_after_load
 from data.schema import (
     CHANNELS,
@@ -62,12 +62,15 @@ from data.schema import (
     is_optional_in_import,
     require_current_schema,
 )
+from i18n import DEFAULT_LANGUAGE, Language, formats
+from i18n.catalogs import N_, translations
 
 #: More problems than this are rarely different ones: the import stops looking.
 MAX_PROBLEMS = 20
 #: Keys per `IN (...)` lookup: well under SQLite's 32,766 bound parameters.
 _CHUNK = 5_000
 _INT_RANGE = range(-(2**31), 2**31)  # PostgreSQL `integer`
+TOO_LARGE = N_("{text} is too large for a whole-number column")
 
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
@@ -94,11 +97,21 @@ class TableCounts:
     updated: int
     unchanged: int
 
-    def __str__(self) -> str:
+    def describe(self, language: Language) -> str:
+        """One line for the command line, in `language`."""
         return (
-            f"{self.table}: {self.inserted} inserted, {self.updated} updated,"
-            f" {self.unchanged} unchanged"
+            translations(language)
+            .gettext("{table}: {inserted} inserted, {updated} updated, {unchanged} unchanged")
+            .format(
+                table=self.table,
+                inserted=formats.number(self.inserted, language),
+                updated=formats.number(self.updated, language),
+                unchanged=formats.number(self.unchanged, language),
+            )
         )
+
+    def __str__(self) -> str:
+        return self.describe(DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -114,9 +127,14 @@ class ImportSummary:
                 return counts
         raise KeyError(table)
 
+    def describe(self, language: Language) -> str:
+        """What the command line prints, in `language`."""
+        created = translations(language).gettext("Created the database schema.")
+        lines = [created] if self.schema_created else []
+        return "\n".join([*lines, *(counts.describe(language) for counts in self.tables)])
+
     def __str__(self) -> str:
-        lines = ["Created the database schema."] if self.schema_created else []
-        return "\n".join([*lines, *map(str, self.tables)])
+        return self.describe(DEFAULT_LANGUAGE)
 
 
 def import_directory(engine: sa.Engine, directory: Path) -> ImportSummary:
@@ -148,14 +166,14 @@ class _Problems:
     """The problems found so far; their messages become one `UserError`."""
 
     def __init__(self) -> None:
-        self.messages: list[str] = []
+        self.messages: list[Message] = []
 
-    def add(self, message: str) -> None:
+    def add(self, message: Message) -> None:
         self.messages.append(message)
         if len(self.messages) >= MAX_PROBLEMS:
             raise _StopReading
 
-    def stop(self, message: str) -> _StopReading:
+    def stop(self, message: Message) -> _StopReading:
         """Record a problem after which a file cannot be read on (bad bytes, broken CSV)."""
         self.messages.append(message)
         return _StopReading()
@@ -168,25 +186,38 @@ class _Problems:
         if len(self.messages) == 1:
             return UserError(self.messages[0])
         if len(self.messages) >= MAX_PROBLEMS:
-            intro = f"The first {len(self.messages)} problems found (there may be more)"
+            intro = N_(
+                "The first {count} problems found (there may be more); nothing was imported:"
+                "\n{listing}"
+            )
         else:
-            intro = f"{len(self.messages)} problems found"
-        listing = "\n".join(f"  - {message}" for message in self.messages)
-        return UserError(f"{intro}; nothing was imported:\n{listing}")
+            intro = N_("{count} problems found; nothing was imported:\n{listing}")
+        return UserError(intro, count=len(self.messages), listing=Listing(self.messages))
 
 
 def _find_files(directory: Path) -> list[tuple[sa.Table, Path]]:
     if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise UserError(f"The import directory {directory} {what}.")
+        if directory.exists():
+            raise UserError(
+                N_("The import directory {directory} is not a directory."), directory=directory
+            )
+        raise UserError(N_("The import directory {directory} does not exist."), directory=directory)
     names = {path.name for path in directory.iterdir() if path.suffix.lower() == ".csv"}
     if not names:
-        raise UserError(f"The import directory {directory} holds no .csv files.")
+        raise UserError(
+            N_("The import directory {directory} holds no .csv files."), directory=directory
+        )
     expected = {csv_file_name(table): table for table in DATA_TABLES}
     if unknown := sorted(names - expected.keys()):
         raise UserError(
-            f"{', '.join(unknown)} in {directory} {'is' if len(unknown) == 1 else 'are'} not"
-            f" named after a table; the files can be {', '.join(expected)}."
+            N_("{files} in {directory} is not named after a table; the files can be {names}.")
+            if len(unknown) == 1
+            else N_(
+                "{files} in {directory} are not named after a table; the files can be {names}."
+            ),
+            files=", ".join(unknown),
+            directory=directory,
+            names=", ".join(expected),
         )
     return [(table, directory / name) for name, table in expected.items() if name in names]
 
@@ -217,8 +248,10 @@ class _Source:
         """The table's columns (by index) that the file leaves out."""
         return frozenset(i for i, at in enumerate(self.positions) if at == self.width)
 
-    def where(self, line: int, column: str) -> str:
-        return f"{self.path.name} line {line}, column {column}"
+    def where(self, line: int, column: str) -> Message:
+        return Message(
+            N_("{file} line {line}, column {column}"), file=self.path.name, line=line, column=column
+        )
 
     def merged(self, values: tuple[Any, ...], stored: tuple[Any, ...] | None) -> tuple[Any, ...]:
         """The row as it will be stored: a column the file leaves out keeps the stored value,
@@ -239,14 +272,19 @@ class _Source:
         for line, cells in records:
             if len(cells) != self.width:
                 problems.add(
-                    f"{self.path.name} line {line} has {len(cells)} cells but the header"
-                    f" has {self.width}."
+                    Message(
+                        N_("{file} line {line} has {cells} cells but the header has {width}."),
+                        file=self.path.name,
+                        line=line,
+                        cells=len(cells),
+                        width=self.width,
+                    )
                 )
                 continue
             if _PRODUCT_KEY.search("\n".join(cells)):  # one search per row; a key has no \n
                 named = zip(self.header, cells, strict=True)
                 for name in [name for name, cell in named if _holds_key(cell)]:
-                    problems.add(f"{self.where(line, name)}: {PRODUCT_KEY_REFUSED}.")
+                    problems.add(_problem(self.where(line, name), PRODUCT_KEY_REFUSED))
                 continue
             cells.append("")  # what every column the file leaves out reads as
             try:  # one `try` per row, not per cell: this loop runs for every row of every file
@@ -264,7 +302,7 @@ class _Source:
             try:
                 values.append(spec.convert(cells[position]))
             except _Invalid as invalid:
-                problems.add(f"{self.where(line, spec.name)}: {invalid}.")
+                problems.add(_problem(self.where(line, spec.name), invalid.reason))
                 values.append(None)
         return tuple(values)
 
@@ -285,7 +323,12 @@ def _records(path: Path, problems: _Problems) -> Generator[tuple[int, list[str]]
                 start = reader.line_num + 1
         except csv.Error as exc:
             raise problems.stop(
-                f"{path.name} line {reader.line_num} is not valid CSV: {exc}."
+                Message(
+                    N_("{file} line {line} is not valid CSV: {reason}."),
+                    file=path.name,
+                    line=reader.line_num,
+                    reason=exc,
+                )
             ) from None
 
 
@@ -295,7 +338,11 @@ def _text_lines(lines: Iterable[bytes], name: str, problems: _Problems) -> Itera
             yield raw.removeprefix(codecs.BOM_UTF8 if number == 1 else b"").decode("utf-8")
         except UnicodeDecodeError:
             raise problems.stop(
-                f"{name} line {number} is not UTF-8 text; save it as UTF-8."
+                Message(
+                    N_("{file} line {line} is not UTF-8 text; save it as UTF-8."),
+                    file=name,
+                    line=number,
+                )
             ) from None
 
 
@@ -304,35 +351,52 @@ def _read_header(table: sa.Table, path: Path, problems: _Problems) -> _Source | 
     header = next(records, None)
     records.close()
     if header is None:
-        problems.add(f"{path.name} is empty; it needs at least the header line.")
+        problems.add(
+            Message(N_("{file} is empty; it needs at least the header line."), file=path.name)
+        )
         return None
-    where = f"{path.name} line 1"
     found = len(problems.messages)
     for position, name in enumerate(header[1], start=1):
         if _holds_key(name):
-            problems.add(f"{where}, header cell {position}: {PRODUCT_KEY_REFUSED}.")
+            where = Message(
+                N_("{file} line 1, header cell {position}"), file=path.name, position=position
+            )
+            problems.add(_problem(where, PRODUCT_KEY_REFUSED))
     names = [name for name in header[1] if not _holds_key(name)]
     columns = [column.name for column in table.columns]
+
+    def header_cell(name: str) -> Message:
+        return Message(N_("{file} line 1, column {column}"), file=path.name, column=name)
+
     for name in sorted({name for name in names if names.count(name) > 1}):
-        problems.add(f"{where}, column {name}: it appears more than once.")
+        problems.add(_problem(header_cell(name), Message(N_("it appears more than once"))))
     for name in [name for name in names if name not in columns]:
-        problems.add(
-            f"{where}, column {name!r}: {table.name} has no such column"
-            f" (its columns are {', '.join(columns)})."
+        reason = Message(
+            N_("{table} has no such column (its columns are {columns})"),
+            table=table.name,
+            columns=", ".join(columns),
         )
+        problems.add(_problem(header_cell(repr(name)), reason))
     required = [column.name for column in table.columns if not is_optional_in_import(column)]
     for name in [name for name in required if name not in names]:
-        problems.add(f"{where}, column {name}: the column is missing.")
+        problems.add(_problem(header_cell(name), Message(N_("the column is missing"))))
     if len(problems.messages) > found:
         return None
     positions = tuple(names.index(name) if name in names else len(names) for name in columns)
     return _Source(table, path, tuple(names), positions)
 
 
-PRODUCT_KEY_REFUSED = (
-    "the cell holds a product key (five groups of five letters or digits); MAR Insight never "
-    "stores product keys, so remove it from the file"
+PRODUCT_KEY_REFUSED = Message(
+    N_(
+        "the cell holds a product key (five groups of five letters or digits); MAR Insight never "
+        "stores product keys, so remove it from the file"
+    )
 )
+
+
+def _problem(where: Message, reason: Message) -> Message:
+    """One problem as the import lists it: where, then why."""
+    return Message("{where}: {reason}.", where=where, reason=reason)
 
 
 def _holds_key(text: str) -> bool:
@@ -343,29 +407,42 @@ def _holds_key(text: str) -> bool:
 
 
 class _Invalid(Exception):
-    """A cell's text is wrong; the message is the sentence after `<file> line L, column C: `."""
+    """A cell's text is wrong; `reason` is the sentence after `<file> line L, column C: `."""
+
+    def __init__(self, reason: Message) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+def _invalid(template: str, text: str, **values: object) -> _Invalid:
+    """A cell's text, quoted, and what is wrong with it (`template` names it `{text}`)."""
+    return _Invalid(Message(template, text=repr(text), **values))
 
 
 def _integer(text: str) -> int:
     if not ((text.isdigit() and text.isascii()) or _INTEGER.fullmatch(text)):  # fast path first
-        raise _Invalid(f"{text!r} is not a whole number")
+        raise _invalid(N_("{text} is not a whole number"), text)
     if len(text.lstrip("+-0")) > 10:  # int() refuses thousands of digits with a ValueError
-        raise _Invalid(f"{text!r} is too large for a whole-number column")
+        raise _invalid(TOO_LARGE, text)
     value = int(text)
     if value not in _INT_RANGE:
-        raise _Invalid(f"{text!r} is too large for a whole-number column")
+        raise _invalid(TOO_LARGE, text)
     return value
 
 
 def _decimal(precision: int | None, scale: int | None, text: str) -> decimal.Decimal:
     if not _DECIMAL.fullmatch(text):
-        raise _Invalid(f"{text!r} is not a number like 12.50")
+        raise _invalid(N_("{text} is not a number like 12.50"), text)
     value = decimal.Decimal(text)
     # The size first: rounding a number of more than 28 digits raises InvalidOperation.
     if precision is not None and abs(value) >= 10 ** (precision - (scale or 0)):
-        raise _Invalid(f"{text!r} has more than {precision - (scale or 0)} digits before the point")
+        raise _invalid(
+            N_("{text} has more than {digits} digits before the point"),
+            text,
+            digits=precision - (scale or 0),
+        )
     if scale is not None and value != round(value, scale):
-        raise _Invalid(f"{text!r} has more than {scale} decimal places")
+        raise _invalid(N_("{text} has more than {scale} decimal places"), text, scale=scale)
     return value
 
 
@@ -375,7 +452,7 @@ def _date(text: str) -> dt.date:
             return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    raise _Invalid(f"{text!r} is not a date like 2021-06-30")
+    raise _invalid(N_("{text} is not a date like 2021-06-30"), text)
 
 
 def _timestamp(text: str) -> dt.datetime:
@@ -388,14 +465,14 @@ def _timestamp(text: str) -> dt.datetime:
             return value.astimezone(dt.UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):  # OverflowError: an offset moves it past year 1..9999
         pass
-    raise _Invalid(f"{text!r} is not a timestamp like 2021-06-30T14:05:00")
+    raise _invalid(N_("{text} is not a timestamp like 2021-06-30T14:05:00"), text)
 
 
 def _string(length: int | None, text: str) -> str:
     if "\x00" in text:  # PostgreSQL cannot store it; refused on SQLite too, for one behaviour
-        raise _Invalid(f"{text!r} contains a NUL character, which a text column cannot hold")
+        raise _invalid(N_("{text} contains a NUL character, which a text column cannot hold"), text)
     if length is not None and len(text) > length:
-        raise _Invalid(f"{text!r} is longer than {length} characters")
+        raise _invalid(N_("{text} is longer than {length} characters"), text, length=length)
     return text
 
 
@@ -414,48 +491,54 @@ def _parser(column: sa.Column[Any]) -> Callable[[str], Any]:
     raise TypeError(f"the CSV import cannot read column {column} of type {kind}")
 
 
-def _one_of(allowed: Sequence[str]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in allowed else f"is not one of {', '.join(allowed)}"
+def _one_of(allowed: Sequence[str]) -> Callable[[Any], Message | None]:
+    reason = Message(N_("is not one of {choices}"), choices=", ".join(allowed))
+
+    def check(value: Any) -> Message | None:
+        return None if value in allowed else reason
 
     return check
 
 
-def _country(value: Any) -> str | None:
-    return None if _COUNTRY.fullmatch(value) else "is not a country code of two capitals like DE"
+def _country(value: Any) -> Message | None:
+    if _COUNTRY.fullmatch(value):
+        return None
+    return Message(N_("is not a country code of two capitals like DE"))
 
 
-def _positive(value: Any) -> str | None:
-    return None if value > 0 else "is not greater than 0"
+def _positive(value: Any) -> Message | None:
+    return None if value > 0 else Message(N_("is not greater than 0"))
 
 
-def _not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "is negative"
+def _not_negative(value: Any) -> Message | None:
+    return None if value >= 0 else Message(N_("is negative"))
 
 
-def _first_of_month(value: Any) -> str | None:
-    return None if value.day == 1 else "is not the first day of a month"
+def _first_of_month(value: Any) -> Message | None:
+    return None if value.day == 1 else Message(N_("is not the first day of a month"))
 
 
-def _activation_code(value: Any) -> str | None:
-    return None if _ACTIVATION_CODE.fullmatch(value) else "is not a two-digit code like 00"
+def _activation_code(value: Any) -> Message | None:
+    if _ACTIVATION_CODE.fullmatch(value):
+        return None
+    return Message(N_("is not a two-digit code like 00"))
 
 
-def _device_hash(value: Any) -> str | None:
+def _device_hash(value: Any) -> Message | None:
     if _SHA256.fullmatch(value):
         return None
-    return "is not a SHA-256 hash: 64 characters 0-9 and a-f"
+    return Message(N_("is not a SHA-256 hash: 64 characters 0-9 and a-f"))
 
 
-def _accepted_return(value: Any) -> str | None:
+def _accepted_return(value: Any) -> Message | None:
     """DESIGN §4b: only accepted returns are recorded, with credit (O…) or without (Q…)."""
     if value[:1] in ("O", "Q"):
         return None
-    return "is not the code of an accepted return, which starts with O or Q"
+    return Message(N_("is not the code of an accepted return, which starts with O or Q"))
 
 
 #: Rules beyond the column type: the CHECK constraints of `data.schema`, with a readable reason.
-_VALUE_RULES: dict[tuple[str, str], Callable[[Any], str | None]] = {
+_VALUE_RULES: dict[tuple[str, str], Callable[[Any], Message | None]] = {
     ("partners", "country"): _country,
     ("partners", "size_class"): _one_of(SIZE_CLASSES),
     ("partners", "kind"): _one_of(PARTNER_KINDS),
@@ -481,16 +564,16 @@ class _ColumnSpec:
     name: str
     required: bool
     parse: Callable[[str], Any]
-    rule: Callable[[Any], str | None] | None
+    rule: Callable[[Any], Message | None] | None
 
     def convert(self, text: str) -> Any:
         if text == "":
             if self.required:
-                raise _Invalid("a value is required")
+                raise _Invalid(Message(N_("a value is required")))
             return None
         value = self.parse(text)
         if self.rule is not None and (reason := self.rule(value)):
-            raise _Invalid(f"{text!r} {reason}")
+            raise _invalid("{text} {reason}", text, reason=reason)
         return value
 
 
@@ -521,7 +604,15 @@ _KEY_TIMES = {
 }
 
 
-def _key_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+def _set_but_empty(other: str) -> Message:
+    return Message(N_("is set but {other} is empty"), other=other)
+
+
+def _before(earlier: str) -> Message:
+    return Message(N_("is before {earlier}"), earlier=earlier)
+
+
+def _key_rule(row: dict[str, Any]) -> tuple[str, Message] | None:
     """DESIGN §3: states move forward only, the timestamps never run backwards, and `state`
     names the furthest stage reached: for an answered key, activated or denied by its code."""
     previous = "fulfilled_at"
@@ -529,39 +620,41 @@ def _key_rule(row: dict[str, Any]) -> tuple[str, str] | None:
         if row[stage] is None:
             continue
         if row[needed] is None:
-            return stage, f"is set but {needed} is empty"
+            return stage, _set_but_empty(needed)
         if row[stage] < row[previous]:
-            return stage, f"is before {previous}"
+            return stage, _before(previous)
         previous = stage
     for one, other in itertools.permutations(("acknowledged_at", "activation_code")):
         if row[one] is not None and row[other] is None:
-            return one, f"is set but {other} is empty"
+            return one, _set_but_empty(other)
     if row["return_code"] is not None and row["returned_at"] is None:
-        return "return_code", "is set but returned_at is empty"
+        return "return_code", _set_but_empty("returned_at")
     if row["returned_at"] is not None:
         if row["consumed_at"] is not None:
-            return "returned_at", "is set but a consumed key cannot be returned"
+            return "returned_at", Message(N_("is set but a consumed key cannot be returned"))
         earlier = "allocated_at" if row["allocated_at"] is not None else "fulfilled_at"
         if row["returned_at"] < row[earlier]:
-            return "returned_at", f"is before {earlier}"
+            return "returned_at", _before(earlier)
         expected = "returned"
     elif row["acknowledged_at"] is not None:
         expected = "activated" if row["activation_code"] in ACTIVATING_CODES else "denied"
     else:
         expected = previous.removesuffix("_at")
     if row["state"] != expected:
-        return "state", f"does not match the timestamps, which say {expected!r}"
+        return "state", Message(
+            N_("does not match the timestamps, which say {expected}"), expected=repr(expected)
+        )
     return None
 
 
-def _user_rule(row: dict[str, Any]) -> tuple[str, str] | None:
+def _user_rule(row: dict[str, Any]) -> tuple[str, Message] | None:
     if row["role"] == "account_manager" and row["account_manager_id"] is None:
-        return "role", "needs an account_manager_id"
+        return "role", Message(N_("needs an account_manager_id"))
     return None
 
 
 #: Rules that span columns: (column to blame, reason) for a row that breaks them.
-_ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
+_ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, Message] | None]] = {
     "keys": _key_rule,
     "users": _user_rule,
 }
@@ -595,9 +688,10 @@ def _check(connection: sa.Connection | None, files: list[_Source], problems: _Pr
                 if None not in key and (first := seen.setdefault(key, row.line)) != row.line:
                     columns = ", ".join(names[index] for index in group)
                     cells = ", ".join(repr(source.cell(row, index)) for index in group)
-                    problems.add(
-                        f"{source.where(row.line, columns)}: {cells} is already on line {first}."
+                    reason = Message(
+                        N_("{cells} is already on line {first}"), cells=cells, first=first
                     )
+                    problems.add(_problem(source.where(row.line, columns), reason))
             for (index, target), pending in zip(references, unresolved, strict=True):
                 value = row.values[index]
                 if value is not None and (value,) not in file_keys.get(target.table.name, {}):
@@ -613,17 +707,20 @@ def _check(connection: sa.Connection | None, files: list[_Source], problems: _Pr
         for (index, target), pending in zip(references, unresolved, strict=True):
             missing = _missing(connection, target, pending)
             for value in sorted(missing, key=pending.__getitem__):
-                problems.add(
-                    f"{source.where(pending[value], names[index])}: {str(value)!r} is not"
-                    f" the {target.name} of a row in {target.table.name}.csv or the database."
+                reason = Message(
+                    N_("{value} is not the {column} of a row in {table}.csv or the database"),
+                    value=repr(str(value)),
+                    column=target.name,
+                    table=target.table.name,
                 )
+                problems.add(_problem(source.where(pending[value], names[index]), reason))
 
 
 def _check_rows(
     connection: sa.Connection | None,
     source: _Source,
     rows: Sequence[_Row],
-    rule: Callable[[dict[str, Any]], tuple[str, str] | None],
+    rule: Callable[[dict[str, Any]], tuple[str, Message] | None],
     problems: _Problems,
 ) -> None:
     """Apply a rule that spans columns to rows as they will be stored (see `merged`)."""
@@ -639,12 +736,21 @@ def _check_rows(
             index = names.index(column)
             if index in source.absent:
                 problems.add(
-                    f"{source.path.name} line {row.line}: {column}, which the file leaves out,"
-                    f" is {str(values[index])!r} in the database and {reason}."
+                    Message(
+                        N_(
+                            "{file} line {line}: {column}, which the file leaves out, is {value} "
+                            "in the database and {reason}."
+                        ),
+                        file=source.path.name,
+                        line=row.line,
+                        column=column,
+                        value=repr(str(values[index])),
+                        reason=reason,
+                    )
                 )
             else:
-                cell = source.cell(row, index)
-                problems.add(f"{source.where(row.line, column)}: {cell!r} {reason}.")
+                cell = Message("{text} {reason}", text=repr(source.cell(row, index)), reason=reason)
+                problems.add(_problem(source.where(row.line, column), cell))
 
 
 def _stored(
@@ -709,7 +815,9 @@ def _write(
             connection.execute(table.update().where(key == sa.bindparam("_key")), updates)
     except database_errors as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise UserError(f"The database refused {source.path.name}: {reason}.") from exc
+        raise UserError(
+            N_("The database refused {file}: {reason}."), file=source.path.name, reason=reason
+        ) from exc
     return TableCounts(table.name, len(inserts), len(updates), unchanged)
 
 

@@ -15,6 +15,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from data.errors import Message
+from i18n.catalogs import N_
+
 log = logging.getLogger("mar_insight")
 _HANDLER = "mar_insight"
 
@@ -61,11 +64,15 @@ def configure_logging(log_file: str, log_format: str) -> None:
     log.propagate = False
 
 
-def unexpected(error: BaseException) -> str:
-    """Log `error` with its traceback under a new reference; return the one sentence to show."""
+def unexpected(error: BaseException) -> Message:
+    """Log `error` with its traceback under a new reference; return the one sentence to show
+    (in the reader's language where it is shown)."""
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected error, reference %s", reference, exc_info=error)
-    return (
-        f"Something went wrong that we did not expect (reference {reference}); the operator "
-        "finds the details under that reference in the MAR Insight log."
+    return Message(
+        N_(
+            "Something went wrong that we did not expect (reference {reference}); the operator "
+            "finds the details under that reference in the MAR Insight log."
+        ),
+        reference=reference,
     )

@@ -45,6 +45,8 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from data.errors import UserError
 from data.schema import keys, require_current_schema
+from i18n import DEFAULT_LANGUAGE, Language, formats
+from i18n.catalogs import N_, translations
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,23 @@ class OA3Summary:
     bound: int
     unchanged: int
 
-    def __str__(self) -> str:
+    def describe(self, language: Language) -> str:
+        """What the command line prints, in `language`."""
         return (
-            f"Recorded {self.bound:,} bindings from {self.files:,} OA3 report files "
-            f"({self.unchanged:,} already recorded, left as they were)."
+            translations(language)
+            .gettext(
+                "Recorded {bound} bindings from {files} OA3 report files "
+                "({unchanged} already recorded, left as they were)."
+            )
+            .format(
+                bound=formats.number(self.bound, language),
+                files=formats.number(self.files, language),
+                unchanged=formats.number(self.unchanged, language),
+            )
         )
+
+    def __str__(self) -> str:
+        return self.describe(DEFAULT_LANGUAGE)
 
 
 def parse_bound_at(text: str) -> dt.datetime:
@@ -88,7 +102,8 @@ def parse_bound_at(text: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise UserError(
-            f"--bound-at {text!r} is not a timestamp; write it as 2021-06-30T14:05:00 (UTC)."
+            N_("--bound-at {text} is not a timestamp; write it as 2021-06-30T14:05:00 (UTC)."),
+            text=repr(text),
         ) from None
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -105,8 +120,10 @@ def import_oa3_directory(
     with engine.begin() as connection:
         if not require_current_schema(connection):
             raise UserError(
-                "The database has no MAR Insight tables yet; import the keys "
-                "('mar-insight import DIR') before the OA3 reports."
+                N_(
+                    "The database has no MAR Insight tables yet; import the keys "
+                    "('mar-insight import DIR') before the OA3 reports."
+                )
             )
         bound, unchanged = _record(connection, bindings)
     summary = OA3Summary(files=len(files), bound=bound, unchanged=unchanged)
@@ -116,10 +133,13 @@ def import_oa3_directory(
 
 def _report_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
-        raise UserError(f"{directory} is not a folder; give the folder of OA3 report files.")
+        raise UserError(
+            N_("{directory} is not a folder; give the folder of OA3 report files."),
+            directory=directory,
+        )
     files = sorted(path for path in directory.glob("*.xml") if path.is_file())
     if not files:
-        raise UserError(f"{directory} holds no OA3 report files (*.xml).")
+        raise UserError(N_("{directory} holds no OA3 report files (*.xml)."), directory=directory)
     return files
 
 
@@ -131,7 +151,7 @@ def read_report(path: Path, bound_at: dt.datetime | None = None) -> list[Binding
     )
     found = [element for element in root.iter() if _local_name(element) == "Key"]
     if not found:
-        raise UserError(f"{path.name} holds no <Key> element; is it an OA3 report?")
+        raise UserError(N_("{file} holds no <Key> element; is it an OA3 report?"), file=path.name)
     return [_binding(path, number, element, when) for number, element in enumerate(found, 1)]
 
 
@@ -142,27 +162,43 @@ def _parse(path: Path) -> Element:
     except EntitiesForbidden as refused:
         if refused.sysid or refused.pubid:
             raise UserError(
-                f"{path.name} declares an external entity (it would read another file or "
-                "address); OA3 reports have none, so it was refused."
+                N_(
+                    "{file} declares an external entity (it would read another file or "
+                    "address); OA3 reports have none, so it was refused."
+                ),
+                file=path.name,
             ) from None
         raise UserError(
-            f"{path.name} declares XML entities (an entity-expansion or 'billion laughs' "
-            "attack blows them up to gigabytes); OA3 reports have none, so it was refused."
+            N_(
+                "{file} declares XML entities (an entity-expansion or 'billion laughs' "
+                "attack blows them up to gigabytes); OA3 reports have none, so it was refused."
+            ),
+            file=path.name,
         ) from None
     except (ExternalReferenceForbidden, DTDForbidden):
         raise UserError(
-            f"{path.name} refers to an external document type or entity; OA3 reports have "
-            "none, so it was refused."
+            N_(
+                "{file} refers to an external document type or entity; OA3 reports have "
+                "none, so it was refused."
+            ),
+            file=path.name,
         ) from None
     except ParseError as error:
         line, column = error.position
         raise UserError(
-            f"{path.name} is not well-formed XML (line {line}, column {column + 1})."
+            N_("{file} is not well-formed XML (line {line}, column {column})."),
+            file=path.name,
+            line=line,
+            column=column + 1,
         ) from None
     except OSError as error:
-        raise UserError(f"{path.name} cannot be read: {error.strerror or error}.") from None
+        raise UserError(
+            N_("{file} cannot be read: {reason}."),
+            file=path.name,
+            reason=error.strerror or error,
+        ) from None
     if root is None:
-        raise UserError(f"{path.name} holds no XML element; is it an OA3 report?")
+        raise UserError(N_("{file} holds no XML element; is it an OA3 report?"), file=path.name)
     return root
 
 
@@ -171,23 +207,41 @@ def _binding(path: Path, number: int, key: Element, when: dt.datetime) -> Bindin
     fields = {_local_name(child): (child.text or "").strip() for child in key}
     missing = [f for f in ("ProductKeyID", "ProductKeyState", "HardwareHash") if not fields.get(f)]
     if missing:
-        raise UserError(f"{path.name}: <Key> number {number} has no {missing[0]}.")
+        raise UserError(
+            N_("{file}: <Key> number {number} has no {element}."),
+            file=path.name,
+            number=number,
+            element=missing[0],
+        )
     key_id = fields["ProductKeyID"]
     if not _PRODUCT_KEY_ID.fullmatch(key_id):
         # Not echoed: a misplaced product key must not reach the terminal or a log.
         raise UserError(
-            f"{path.name}: <Key> number {number} has a ProductKeyID that is not 13 digits."
+            N_("{file}: <Key> number {number} has a ProductKeyID that is not 13 digits."),
+            file=path.name,
+            number=number,
         )
     state = fields["ProductKeyState"]
     if state != BOUND:
-        shown = (
-            f"ProductKeyState {state}"
-            if state.isdigit() and len(state) <= 2
-            else "an unreadable ProductKeyState"
-        )
+        if state.isdigit() and len(state) <= 2:
+            raise UserError(
+                N_(
+                    "{file}: key {key} has ProductKeyState {state}, not {bound} (bound); run "
+                    "'oa3tool /Report' for it first."
+                ),
+                file=path.name,
+                key=key_id,
+                state=state,
+                bound=BOUND,
+            )
         raise UserError(
-            f"{path.name}: key {key_id} has {shown}, not {BOUND} (bound); run "
-            "'oa3tool /Report' for it first."
+            N_(
+                "{file}: key {key} has an unreadable ProductKeyState, not {bound} (bound); run "
+                "'oa3tool /Report' for it first."
+            ),
+            file=path.name,
+            key=key_id,
+            bound=BOUND,
         )
     hardware_hash = "".join(fields["HardwareHash"].split())
     device_hash = hashlib.sha256(hardware_hash.encode()).hexdigest()
@@ -204,10 +258,20 @@ def _refuse_repeated_keys(bindings: list[Binding]) -> None:
     for binding in bindings:
         first = seen.get(binding.product_key_id)
         if first is not None:
-            where = binding.file if first == binding.file else f"{first} and {binding.file}"
+            if first == binding.file:
+                raise UserError(
+                    N_("Key {key} appears more than once ({file}); import each binding once."),
+                    key=binding.product_key_id,
+                    file=first,
+                )
             raise UserError(
-                f"Key {binding.product_key_id} appears more than once ({where}); "
-                "import each binding once."
+                N_(
+                    "Key {key} appears more than once ({file} and {other}); import each "
+                    "binding once."
+                ),
+                key=binding.product_key_id,
+                file=first,
+                other=binding.file,
             )
         seen[binding.product_key_id] = binding.file
 
@@ -238,10 +302,20 @@ def _record(connection: sa.Connection, bindings: list[Binding]) -> tuple[int, in
         key = stored.get(binding.product_key_id)
         if key is None:
             unknown = sum(b.product_key_id not in stored for b in bindings)
-            more = f" (and {unknown - 1:,} more unknown keys)" if unknown > 1 else ""
+            if unknown > 1:
+                raise UserError(
+                    N_(
+                        "{file}: key {key} is not in the database (and {more} more unknown "
+                        "keys); nothing was imported."
+                    ),
+                    file=binding.file,
+                    key=binding.product_key_id,
+                    more=unknown - 1,
+                )
             raise UserError(
-                f"{binding.file}: key {binding.product_key_id} is not in the database{more}; "
-                "nothing was imported."
+                N_("{file}: key {key} is not in the database; nothing was imported."),
+                file=binding.file,
+                key=binding.product_key_id,
             )
         if key.device_hash == binding.device_hash:
             unchanged += 1
@@ -272,23 +346,40 @@ def _record(connection: sa.Connection, bindings: list[Binding]) -> tuple[int, in
 def _refuse_impossible(binding: Binding, key: sa.Row[*tuple[Any, ...]]) -> None:
     """The forward-only rule: only a consumed key (or one further on whose binding was not
     recorded) can be bound, never before its consumption nor after its report."""
-    where = f"{binding.file}: key {binding.product_key_id}"
+    where = {"file": binding.file, "key": binding.product_key_id}
     if key.device_hash is not None:
-        raise UserError(f"{where} is already bound to another device; nothing was imported.")
+        raise UserError(
+            N_("{file}: key {key} is already bound to another device; nothing was imported."),
+            **where,
+        )
     if key.state != _MOVES_TO_BOUND and key.state not in _KEEPS_STATE:
         raise UserError(
-            f"{where} is {key.state}, not consumed; only a key assembled into a PC can be "
-            "bound. Nothing was imported."
+            N_(
+                "{file}: key {key} is {state}, not consumed; only a key assembled into a PC can "
+                "be bound. Nothing was imported."
+            ),
+            state=key.state,
+            **where,
         )
     consumed_at, reported_at = key.consumed_at, key.reported_at
     assert isinstance(consumed_at, dt.datetime)
     if binding.bound_at < consumed_at:
         raise UserError(
-            f"{where} would be bound at {binding.bound_at:%Y-%m-%dT%H:%M:%S}, before it was "
-            f"consumed ({consumed_at:%Y-%m-%dT%H:%M:%S}); give --bound-at. Nothing was imported."
+            N_(
+                "{file}: key {key} would be bound at {bound_at}, before it was consumed "
+                "({consumed_at}); give --bound-at. Nothing was imported."
+            ),
+            bound_at=f"{binding.bound_at:%Y-%m-%dT%H:%M:%S}",
+            consumed_at=f"{consumed_at:%Y-%m-%dT%H:%M:%S}",
+            **where,
         )
     if isinstance(reported_at, dt.datetime) and binding.bound_at > reported_at:
         raise UserError(
-            f"{where} would be bound at {binding.bound_at:%Y-%m-%dT%H:%M:%S}, after it was "
-            f"reported ({reported_at:%Y-%m-%dT%H:%M:%S}); give --bound-at. Nothing was imported."
+            N_(
+                "{file}: key {key} would be bound at {bound_at}, after it was reported "
+                "({reported_at}); give --bound-at. Nothing was imported."
+            ),
+            bound_at=f"{binding.bound_at:%Y-%m-%dT%H:%M:%S}",
+            reported_at=f"{reported_at:%Y-%m-%dT%H:%M:%S}",
+            **where,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 
-from data.errors import UserError
+from data.errors import Message, UserError
 from data.migrations import (
     alembic_config,
     current_revision,
@@ -27,10 +27,12 @@ from data.migrations import (
     stamp_head,
 )
 from data.schema import has_data_tables, metadata
+from i18n.catalogs import N_
 
 
-def upgrade_database(engine: sa.Engine) -> list[str]:
-    """Run every revision the database lacks; return one line per step (none: it was current)."""
+def upgrade_database(engine: sa.Engine) -> list[Message]:
+    """Run every revision the database lacks; return one line per step (none: it was current),
+    to be shown in the reader's language."""
     with _migration_connection(engine) as connection:
         try:
             with connection.begin():
@@ -40,12 +42,13 @@ def upgrade_database(engine: sa.Engine) -> list[str]:
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0]
             raise UserError(
-                f"The upgrade stopped and was undone, so the database is as it was: {reason}."
+                N_("The upgrade stopped and was undone, so the database is as it was: {reason}."),
+                reason=reason,
             ) from exc
     return steps
 
 
-def _upgrade(connection: sa.Connection) -> list[str]:
+def _upgrade(connection: sa.Connection) -> list[Message]:
     start = current_revision(connection)
     if start == head():
         return []
@@ -57,19 +60,37 @@ def _upgrade(connection: sa.Connection) -> list[str]:
     # version created it with the newest columns.
     base = scripts().get_base()
     assert base is not None, "data/migrations/versions holds no revision"
-    steps: list[str] = []
+    steps: list[Message] = []
     if start is None and not has_data_tables(connection):
-        steps.append(f"created the tables of {base}")
+        steps.append(Message(N_("created the tables of {revision}"), revision=base))
     elif start is None and _matches_metadata(connection):
         stamp_head(connection)
-        return [f"recognised a database from before schema versions as {head()}; recorded it"]
+        return [
+            Message(
+                N_("recognised a database from before schema versions as {revision}; recorded it"),
+                revision=head(),
+            )
+        ]
     elif start is None:
-        steps.append(f"recognised a database from before schema versions as {base}")
+        steps.append(
+            Message(
+                N_("recognised a database from before schema versions as {revision}"), revision=base
+            )
+        )
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
     pending = reversed(list(scripts().iterate_revisions(head(), start or base)))
-    steps += [f"{step.down_revision} → {step.revision}: {_one_line(step.doc)}" for step in pending]
+    # A revision's description is its docstring: the schema's changelog, kept in English.
+    steps += [
+        Message(
+            "{start} → {end}: {doc}",
+            start=step.down_revision,
+            end=step.revision,
+            doc=_one_line(step.doc),
+        )
+        for step in pending
+    ]
     return steps
 
 
@@ -109,6 +130,10 @@ def _check_foreign_keys(connection: sa.Connection) -> None:
     if broken:
         table = broken[0][0]
         raise UserError(
-            f"The upgrade was undone, so the database is as it was: {len(broken)} row(s) of"
-            f" {table} (and maybe others) refer to rows that do not exist."
+            N_(
+                "The upgrade was undone, so the database is as it was: {count} row(s) of"
+                " {table} (and maybe others) refer to rows that do not exist."
+            ),
+            count=len(broken),
+            table=table,
         )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from data.dialect import GRAINS, Grain
-from data.errors import UserError
+from data.errors import Message, UserError
 from data.schema import SEGMENTS
 from i18n.catalogs import N_
 
@@ -68,30 +68,47 @@ class FilterSpec:
     widget: Widget = None
     options: Options | None = None
     cli_flag: str = ""
+    #: The `--help` text, an English template; `{choices}` names the values of `choices`.
     cli_help: str = ""
+    choices: tuple[str, ...] = ()
     #: The sentence for a value that is not among the viewer's options ({value} is filled in).
     refusal: str = ""
 
-    def refuse(self, value: object) -> str:
-        return self.refusal.format(value=_shown(str(value)))
+    def help(self, gettext: Callable[[str], str]) -> str:
+        """The command line's `--help` text of the filter in the language of `gettext`."""
+        return gettext(self.cli_help).format(choices=", ".join(self.choices))
+
+    def refuse(self, value: object) -> Message:
+        """The sentence refusing `value`, in English until its reader's language is known."""
+        return Message(self.refusal, value=_shown(str(value)))
 
 
 def _one_date(name: str, values: list[str]) -> dt.date | None:
     if not values:
         return None
     if len(values) > 1:
-        raise FilterError(f"The parameter '{name}' takes one date, not several.")
+        raise FilterError(N_("The parameter '{name}' takes one date, not several."), name=name)
     try:
         day = dt.date.fromisoformat(values[0])
     except ValueError:
         raise FilterError(
-            f"The parameter '{name}' has the value '{_shown(values[0])}', which is not a date; "
-            "write it as YYYY-MM-DD."
+            N_(
+                "The parameter '{name}' has the value '{value}', which is not a date; "
+                "write it as YYYY-MM-DD."
+            ),
+            name=name,
+            value=_shown(values[0]),
         ) from None
     if not FIRST_DATE <= day <= LAST_DATE:
         raise FilterError(
-            f"The parameter '{name}' has the date {day}, which is outside {FIRST_DATE} to "
-            f"{LAST_DATE}; choose a date in that span."
+            N_(
+                "The parameter '{name}' has the date {day}, which is outside {first} to "
+                "{last}; choose a date in that span."
+            ),
+            name=name,
+            day=day,
+            first=FIRST_DATE,
+            last=LAST_DATE,
         )
     return day
 
@@ -101,8 +118,12 @@ def _ids(name: str, values: list[str]) -> tuple[int, ...]:
     for value in values:
         if not value.isascii() or not value.isdigit() or len(value) > 9:
             raise FilterError(
-                f"The parameter '{name}' has the value '{_shown(value)}', which is not an id; "
-                "use a whole number."
+                N_(
+                    "The parameter '{name}' has the value '{value}', which is not an id; "
+                    "use a whole number."
+                ),
+                name=name,
+                value=_shown(value),
             )
         numbers.append(int(value))
     return tuple(dict.fromkeys(numbers))
@@ -111,7 +132,7 @@ def _ids(name: str, values: list[str]) -> tuple[int, ...]:
 def _one_id(name: str, values: list[str]) -> int | None:
     numbers = _ids(name, values)
     if len(numbers) > 1:
-        raise FilterError(f"The parameter '{name}' takes one id, not several.")
+        raise FilterError(N_("The parameter '{name}' takes one id, not several."), name=name)
     return numbers[0] if numbers else None
 
 
@@ -119,7 +140,11 @@ def _texts(name: str, values: list[str]) -> tuple[str, ...]:
     for value in values:
         if not _bindable(value):
             raise FilterError(
-                f"The parameter '{name}' has a value with a NUL or an invalid character; remove it."
+                N_(
+                    "The parameter '{name}' has a value with a NUL or an invalid character; "
+                    "remove it."
+                ),
+                name=name,
             )
     return tuple(dict.fromkeys(values))
 
@@ -131,8 +156,10 @@ def _upper_texts(name: str, values: list[str]) -> tuple[str, ...]:
 def _choice(name: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise FilterError(
-            f"The parameter '{name}' has the value '{_shown(value)}', which is not one of "
-            f"{', '.join(choices)}."
+            N_("The parameter '{name}' has the value '{value}', which is not one of {choices}."),
+            name=name,
+            value=_shown(value),
+            choices=", ".join(choices),
         )
     return value
 
@@ -143,7 +170,7 @@ def _segments(name: str, values: list[str]) -> tuple[str, ...]:
 
 def _grain(name: str, values: list[str]) -> Grain | None:
     if len(values) > 1:
-        raise FilterError(f"The parameter '{name}' takes one value, not several.")
+        raise FilterError(N_("The parameter '{name}' takes one value, not several."), name=name)
     if not values:
         return None
     return next(g for g in GRAINS if g == _choice(name, values[0], GRAINS))
@@ -156,7 +183,7 @@ AS_OF = FilterSpec(
     "range",
     _one_date,
     cli_flag="--as-of",
-    cli_help="as-of date, YYYY-MM-DD (default: MAR_AS_OF or today)",
+    cli_help=N_("as-of date, YYYY-MM-DD (default: MAR_AS_OF or today)"),
 )
 FROM = FilterSpec(
     "from",
@@ -166,7 +193,7 @@ FROM = FilterSpec(
     _one_date,
     widget="date",
     cli_flag="--from",
-    cli_help="first day of the range, YYYY-MM-DD",
+    cli_help=N_("first day of the range, YYYY-MM-DD"),
 )
 TO = FilterSpec(
     "to",
@@ -176,7 +203,7 @@ TO = FilterSpec(
     _one_date,
     widget="date",
     cli_flag="--to",
-    cli_help="last day of the range, YYYY-MM-DD (clipped at the as-of date)",
+    cli_help=N_("last day of the range, YYYY-MM-DD (clipped at the as-of date)"),
 )
 ACCOUNT_MANAGER = FilterSpec(
     "am",
@@ -189,8 +216,8 @@ ACCOUNT_MANAGER = FilterSpec(
     widget="select",
     options="account_managers",
     cli_flag="--account-manager",
-    cli_help="account manager id",
-    refusal="There is no account manager with id {value} that you can see.",
+    cli_help=N_("account manager id"),
+    refusal=N_("There is no account manager with id {value} that you can see."),
 )
 PARTNER = FilterSpec(
     "partner",
@@ -204,8 +231,8 @@ PARTNER = FilterSpec(
     widget="multiselect",
     options="partners",
     cli_flag="--partner",
-    cli_help="partner id; repeatable",
-    refusal="There is no partner with id {value} that you can see.",
+    cli_help=N_("partner id; repeatable"),
+    refusal=N_("There is no partner with id {value} that you can see."),
 )
 REGION = FilterSpec(
     "region",
@@ -219,8 +246,8 @@ REGION = FilterSpec(
     widget="multiselect",
     options="regions",
     cli_flag="--region",
-    cli_help="region; repeatable",
-    refusal="None of the partners you can see is in the region '{value}'.",
+    cli_help=N_("region; repeatable"),
+    refusal=N_("None of the partners you can see is in the region '{value}'."),
 )
 COUNTRY = FilterSpec(
     "country",
@@ -234,8 +261,8 @@ COUNTRY = FilterSpec(
     widget="multiselect",
     options="countries",
     cli_flag="--country",
-    cli_help="ISO country code; repeatable",
-    refusal="None of the partners you can see is in the country '{value}'.",
+    cli_help=N_("ISO country code; repeatable"),
+    refusal=N_("None of the partners you can see is in the country '{value}'."),
 )
 PRODUCT = FilterSpec(
     "product",
@@ -249,8 +276,8 @@ PRODUCT = FilterSpec(
     widget="multiselect",
     options="products",
     cli_flag="--product",
-    cli_help="product code; repeatable",
-    refusal="There is no product with the code '{value}'.",
+    cli_help=N_("product code; repeatable"),
+    refusal=N_("There is no product with the code '{value}'."),
 )
 SEGMENT = FilterSpec(
     "segment",
@@ -264,7 +291,8 @@ SEGMENT = FilterSpec(
     widget="multiselect",
     options="segments",
     cli_flag="--segment",
-    cli_help=f"customer segment ({', '.join(SEGMENTS)}); repeatable",
+    cli_help=N_("customer segment ({choices}); repeatable"),
+    choices=SEGMENTS,
 )
 GRAIN = FilterSpec(
     "grain",
@@ -273,7 +301,8 @@ GRAIN = FilterSpec(
     "report",
     _grain,
     cli_flag="--grain",
-    cli_help=f"periods of the throughput report ({', '.join(GRAINS)}; default day)",
+    cli_help=N_("periods of the throughput report ({choices}; default day)"),
+    choices=GRAINS,
 )
 
 VOCABULARY: tuple[FilterSpec, ...] = (
@@ -372,8 +401,9 @@ class Filters:
         unknown = sorted(set(params) - set(PARAMETERS))
         if unknown:
             raise FilterError(
-                f"The parameter '{_shown(unknown[0])}' is not a known filter; use one of "
-                f"{', '.join(PARAMETERS)}."
+                N_("The parameter '{name}' is not a known filter; use one of {choices}."),
+                name=_shown(unknown[0]),
+                choices=", ".join(PARAMETERS),
             )
         parsed = {
             spec.field: spec.parse(spec.param, _values(params, spec.param)) for spec in VOCABULARY
@@ -383,14 +413,20 @@ class Filters:
         date_to: dt.date = parsed.pop("date_to") or as_of  # type: ignore[assignment]
         if date_from is not None and date_from > as_of:
             raise FilterError(
-                f"The range starts ({date_from}) after the as-of date ({as_of}); nothing has "
-                "happened then yet, so choose a start on or before it."
+                N_(
+                    "The range starts ({start}) after the as-of date ({as_of}); nothing has "
+                    "happened then yet, so choose a start on or before it."
+                ),
+                start=date_from,
+                as_of=as_of,
             )
         date_to = min(date_to, as_of)
         date_from = date_from or date_to - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
         if date_from > date_to:
             raise FilterError(
-                f"The range starts ({date_from}) after it ends ({date_to}); swap 'from' and 'to'."
+                N_("The range starts ({start}) after it ends ({end}); swap 'from' and 'to'."),
+                start=date_from,
+                end=date_to,
             )
         return cls(as_of=as_of, date_from=date_from, date_to=date_to, **parsed)  # type: ignore[arg-type]
 

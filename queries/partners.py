@@ -8,6 +8,7 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
+from data.errors import Message
 from data.schema import account_managers, conversions, partners, products
 from data.settings import DEFAULT_REPORT_DUE_DAY
 from queries.filters import PARTNER, FilterError, Filters
@@ -23,7 +24,7 @@ class UnknownPartner(FilterError):
     """A partner id that does not exist or that the viewer may not see."""
 
 
-def unknown_partner_message(partner_id: int) -> str:
+def unknown_partner_message(partner_id: int) -> Message:
     """The same sentence for an unknown partner and one outside the scope, so the scope
     cannot be probed."""
     return PARTNER.refuse(partner_id)

@@ -357,8 +357,8 @@ def test_another_managers_partner_in_the_url_reads_like_an_unknown_id(
     other = _someone_elses_partner(manager, owners)
     refused = _open(signed_in(manager.email), page, partner=str(other))
     unknown = _open(signed_in(manager.email), page, partner=str(UNKNOWN))
-    assert [e.value for e in refused.error] == [unknown_partner_message(other)]
-    assert [e.value for e in unknown.error] == [unknown_partner_message(UNKNOWN)]
+    assert [e.value for e in refused.error] == [str(unknown_partner_message(other))]
+    assert [e.value for e in unknown.error] == [str(unknown_partner_message(UNKNOWN))]
     _assert_shows_no_data(refused)
 
 

@@ -22,6 +22,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from data.errors import Message
+from i18n.catalogs import N_
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -83,15 +86,31 @@ def stamp_head(connection: sa.Connection) -> None:
     MigrationContext.configure(connection).stamp(scripts(), head())
 
 
-def outdated_schema(revision: str | None) -> str:
+def outdated_schema(revision: str | None) -> Message:
     """The sentence that refuses a database whose schema is not the code's."""
-    if revision is None or revision in {script.revision for script in scripts().walk_revisions()}:
-        found = revision or "from before schema versions"
-        return (
-            f"The database has an older schema ({found}, this release needs {head()}); run "
-            "'mar-insight upgrade' to bring it up to date, which keeps every row."
+    if revision is None:
+        return Message(
+            N_(
+                "The database has an older schema (from before schema versions, this release "
+                "needs {head}); run 'mar-insight upgrade' to bring it up to date, which keeps "
+                "every row."
+            ),
+            head=head(),
         )
-    return (
-        f"The database has schema {revision}, which this release of MAR Insight does not know "
-        f"(it knows up to {head()}); use the release that upgraded the database."
+    if revision in {script.revision for script in scripts().walk_revisions()}:
+        return Message(
+            N_(
+                "The database has an older schema ({found}, this release needs {head}); run "
+                "'mar-insight upgrade' to bring it up to date, which keeps every row."
+            ),
+            found=revision,
+            head=head(),
+        )
+    return Message(
+        N_(
+            "The database has schema {found}, which this release of MAR Insight does not know "
+            "(it knows up to {head}); use the release that upgraded the database."
+        ),
+        found=revision,
+        head=head(),
     )
