@@ -30,7 +30,7 @@ from data.settings import Settings, SettingsError, load_settings
 from data.upgrade import upgrade_database
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, Language
 from i18n.catalogs import N_, translations
-from notify.alerts import run_alerts
+from notify.alerts import EVENT_NAMES, run_alerts
 from notify.digest import run_digest
 from queries.access import viewer_for_email
 from queries.exports import (
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "digest":
             return _digest(engine, args, settings, _)
         elif args.command == "alerts":
-            return _alerts(engine, args, settings, _)
+            return _alerts(engine, args, settings, language)
     except UserError as exc:
         log.info("%s refused: %s", args.command, exc)
         return _refused(exc.translated(_))
@@ -342,13 +342,14 @@ def _digest(
     for email in run.sent:
         print(_("Sent the digest to {email}.").format(email=email))
     for failure in run.failures:
-        print(f"mar-insight: {failure}", file=sys.stderr)
+        print(f"mar-insight: {failure.translated(_)}", file=sys.stderr)
     return 2 if run.failures else 0
 
 
 def _alerts(
-    engine: Engine, args: argparse.Namespace, settings: Settings, _: Callable[[str], str]
+    engine: Engine, args: argparse.Namespace, settings: Settings, language: Language
 ) -> int:
+    _ = translations(language).gettext
     run = run_alerts(engine, settings, as_of=_as_of(args, settings), send=args.send)
     if not args.send:
         print(
@@ -357,7 +358,7 @@ def _alerts(
             )
         )
         for event in run.pending:
-            print(f"  {event.event}: {event.message}")
+            print(f"  {_(EVENT_NAMES[event.event])}: {event.said(language)}")
         return 0
     print(
         _(
@@ -366,7 +367,7 @@ def _alerts(
         ).format(holding=run.holding, mailed=len(run.mailed), posted=len(run.posted))
     )
     for failure in run.failures:
-        print(f"mar-insight: {failure}", file=sys.stderr)
+        print(f"mar-insight: {failure.translated(_)}", file=sys.stderr)
     return 2 if run.failures else 0
 
 

@@ -62,7 +62,7 @@ from data.schema import (
     is_optional_in_import,
     require_current_schema,
 )
-from i18n import DEFAULT_LANGUAGE, Language, formats
+from i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, formats
 from i18n.catalogs import N_, translations
 
 #: More problems than this are rarely different ones: the import stops looking.
@@ -556,6 +556,7 @@ _VALUE_RULES: dict[tuple[str, str], Callable[[Any], Message | None]] = {
     ("licence_reports", "period"): _first_of_month,
     ("licence_reports", "reported_installations"): _not_negative,
     ("users", "role"): _one_of(ROLES),
+    ("users", "language"): _one_of(LANGUAGES),
 }
 
 

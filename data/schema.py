@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import Grouping
 
 from data.errors import UserError
 from data.migrations import current_revision, head, outdated_schema, stamp_head
+from i18n import LANGUAGES
 
 metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"})
 
@@ -255,7 +256,10 @@ users = sa.Table(
     sa.Column("email", sa.String(320), primary_key=True),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("account_manager_id", sa.Integer, sa.ForeignKey("account_managers.id")),
+    #: The language of the user's digests and alerts; none: MAR_LANGUAGE's.
+    sa.Column("language", sa.String(2), info=OPTIONAL),
     _one_of("role", ROLES),
+    _one_of("language", LANGUAGES),
     sa.CheckConstraint(
         "role <> 'account_manager' OR account_manager_id IS NOT NULL",
         name="account_manager_scope",

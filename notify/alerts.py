@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -19,12 +20,16 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from dashboard import labels
 from data.audit import record_export
+from data.errors import Message
 from data.schema import account_managers, alert_state, ensure_schema, partners, users
 from data.settings import Settings
+from i18n import DEFAULT_LANGUAGE, Language, formats, is_language
+from i18n.catalogs import N_, translations
 from notify import render
 from notify.outbox import DeliveryError, post_webhook, send_message, smtp_connection, utc_now
-from queries.alerts import AlertThresholds, Condition, current_conditions
+from queries.alerts import AlertThresholds, Code, Condition, Month, current_conditions
 from queries.filters import Filters
 
 Event = Literal["started", "cleared"]
@@ -38,9 +43,11 @@ TOLD: dict[tuple[Event, Channel], str] = {
 }
 #: How a message names each kind of event, in the order it lists them.
 HEADINGS: tuple[tuple[Event, str], ...] = (
-    ("started", "New"),
-    ("cleared", "Cleared, no longer true"),
+    ("started", N_("New")),
+    ("cleared", N_("Cleared, no longer true")),
 )
+#: Each kind of event in one word, as the command line lists what is due.
+EVENT_NAMES: dict[Event, str] = {"started": N_("started"), "cleared": N_("cleared")}
 _s = alert_state.c
 
 
@@ -52,8 +59,14 @@ class AlertEvent:
     rule: str
     subject: str
     partner_id: int | None
+    #: The condition's message as `alert_state` stores it (`stored_message`).
     message: str
     link: str
+
+    def said(self, language: Language) -> str:
+        """The message in `language`, its figures and days written as the language writes
+        them."""
+        return said(self.message, language)
 
 
 @dataclasses.dataclass
@@ -64,7 +77,7 @@ class AlertRun:
     mailed: list[AlertEvent] = dataclasses.field(default_factory=list)
     posted: list[AlertEvent] = dataclasses.field(default_factory=list)
     pending: list[AlertEvent] = dataclasses.field(default_factory=list)
-    failures: list[str] = dataclasses.field(default_factory=list)
+    failures: list[Message] = dataclasses.field(default_factory=list)
 
 
 def sync_state(
@@ -83,7 +96,7 @@ def sync_state(
         row = rows.get(key)
         fresh = {
             "partner_id": condition.partner_id,
-            "message": condition.message,
+            "message": stored_message(condition.message),
             "link": render.dashboard_link(dashboard_url, condition.page, condition.params),
             "started_at": now,
             **dict.fromkeys(TOLD.values()),
@@ -100,6 +113,59 @@ def sync_state(
             connection.execute(alert_state.delete().where(*_key(key)))
         else:
             connection.execute(alert_state.update().where(*_key(key)).values(cleared_at=now))
+
+
+def stored_message(message: Message) -> str:
+    """A condition's message as `alert_state` keeps it: its English template and its values
+    as JSON, so the start and the clear are told in each reader's language."""
+    values = {name: _stored_value(value) for name, value in message.values.items()}
+    return json.dumps({"template": message.template, "values": values}, sort_keys=True)
+
+
+def _stored_value(value: object) -> object:
+    if isinstance(value, Message):
+        return {"message": value.template}
+    if isinstance(value, Code):
+        return {"column": value.column, "code": value.code}
+    if isinstance(value, Month):
+        return {"month": value.first_day.isoformat()}
+    if isinstance(value, dt.date):
+        return {"day": value.isoformat()}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return str(value)
+
+
+def said(stored: str, language: Language) -> str:
+    """A stored message in `language`; a message stored before messages were translated
+    (plain English text) is told as it is."""
+    try:
+        parsed = json.loads(stored)
+    except ValueError:
+        return stored
+    if not isinstance(parsed, dict) or "template" not in parsed:
+        return stored
+    gettext = translations(language).gettext
+    values = {name: _said_value(v, language) for name, v in parsed["values"].items()}
+    return gettext(parsed["template"]).format(**values)
+
+
+def _said_value(value: object, language: Language) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return formats.number(value, language)
+    if isinstance(value, float):
+        return formats.number(value, language, decimals=1)  # days of cover, as tables show
+    if isinstance(value, dict) and "message" in value:
+        return translations(language).gettext(value["message"])
+    if isinstance(value, dict) and "code" in value:
+        return labels.value(value["column"], value["code"], language)
+    if isinstance(value, dict) and "month" in value:
+        return formats.month(dt.date.fromisoformat(value["month"]), language)
+    if isinstance(value, dict) and "day" in value:
+        return formats.date(dt.date.fromisoformat(value["day"]), language)
+    return str(value)
 
 
 def _key(key: tuple[str, str]) -> list[sa.ColumnElement[bool]]:
@@ -155,17 +221,45 @@ def management_addresses(connection: sa.Connection) -> tuple[str, ...]:
     return tuple(connection.execute(statement).scalars())
 
 
+def _languages(connection: sa.Connection) -> dict[str, Language]:
+    """The language each user chose for their mail (`users.language`), by lower-case address."""
+    statement = sa.select(users.c.email, users.c.language).where(users.c.language.is_not(None))
+    return {
+        email.lower(): language
+        for email, language in connection.execute(statement)
+        if is_language(language)
+    }
+
+
+#: The recipients of one alert message and the language it is written in.
+Recipients = tuple[tuple[str, ...], Language]
+
+
 def _by_recipient(
-    connection: sa.Connection, events: Sequence[AlertEvent]
-) -> dict[tuple[str, ...], list[AlertEvent]]:
+    connection: sa.Connection, events: Sequence[AlertEvent], default: Language
+) -> dict[Recipients, list[AlertEvent]]:
     """Partner alerts go to the partner's account manager; company alerts (stock) and alerts
-    about a partner without a manager go to every management user, in one message."""
+    about a partner without a manager go to every management user, in one message per
+    language (a user's own, else `default`, MAR_LANGUAGE)."""
     managers = recipients_by_partner(connection)
-    management = management_addresses(connection)
-    groups: dict[tuple[str, ...], list[AlertEvent]] = defaultdict(list)
+    chosen = _languages(connection)
+
+    def language_of(address: str) -> Language:
+        return chosen.get(address.lower(), default)
+
+    management: dict[Language, list[str]] = defaultdict(list)
+    for address in management_addresses(connection):
+        management[language_of(address)].append(address)
+    groups: dict[Recipients, list[AlertEvent]] = defaultdict(list)
     for event in events:
         manager = managers.get(event.partner_id) if event.partner_id is not None else None
-        groups[(manager,) if manager else management].append(event)
+        if manager:
+            groups[(manager,), language_of(manager)].append(event)
+        elif management:
+            for language, addresses in management.items():
+                groups[tuple(addresses), language].append(event)
+        else:
+            groups[(), default].append(event)
     return groups
 
 
@@ -173,46 +267,71 @@ def _lines(events: Sequence[AlertEvent], kind: Event) -> list[AlertEvent]:
     return [e for e in events if e.event == kind]
 
 
-def alert_text(events: Sequence[AlertEvent]) -> str:
+def alert_text(events: Sequence[AlertEvent], language: Language) -> str:
     """The plain-text body (and the webhook's `text`): new alerts first, then cleared ones."""
+    _ = translations(language).gettext
     parts = []
     for kind, heading in HEADINGS:
         chosen = _lines(events, kind)
         if chosen:
-            parts.append(f"{heading}:")
-            parts += [f"- {e.message}\n  {e.link}" for e in chosen]
+            parts.append(f"{_(heading)}:")
+            parts += [f"- {e.said(language)}\n  {_linked(e, language)}" for e in chosen]
             parts.append("")
     return "\n".join(parts)
 
 
-def _subject(events: Sequence[AlertEvent]) -> str:
+def _linked(event: AlertEvent, language: Language) -> str:
+    """The event's dashboard link, opening in the reader's language."""
+    if language == DEFAULT_LANGUAGE:
+        return event.link
+    return event.link + ("&" if "?" in event.link else "?") + f"lang={language}"
+
+
+def _subject(events: Sequence[AlertEvent], language: Language) -> str:
+    _ = translations(language).gettext
     started, cleared = len(_lines(events, "started")), len(_lines(events, "cleared"))
-    counts = [f"{n} {word}" for n, word in ((started, "new"), (cleared, "cleared")) if n]
-    return f"MAR Insight alerts: {', '.join(counts)}"
+    counts = [
+        template.format(count=formats.number(n, language))
+        for n, template in ((started, _("{count} new")), (cleared, _("{count} cleared")))
+        if n
+    ]
+    return _("MAR Insight alerts: {counts}").format(counts=", ".join(counts))
 
 
 def alert_message(
-    addresses: Sequence[str], events: Sequence[AlertEvent], settings: Settings
+    addresses: Sequence[str], events: Sequence[AlertEvent], settings: Settings, language: Language
 ) -> EmailMessage:
-    title = _subject(events)
+    """One alert mail in `language`: its subject counts new and cleared alerts."""
+    _ = translations(language).gettext
+    title = _subject(events, language)
     blocks = [render.html_heading(title, 1)]
     for kind, heading in HEADINGS:
         chosen = _lines(events, kind)
         if chosen:
-            blocks.append(render.html_heading(heading))
+            blocks.append(render.html_heading(_(heading)))
             for event in chosen:
-                blocks.append(render.html_paragraph(event.message))
-                blocks.append(render.html_link("Open in the dashboard", event.link))
+                blocks.append(render.html_paragraph(event.said(language)))
+                blocks.append(
+                    render.html_link(_("Open in the dashboard"), _linked(event, language))
+                )
     return render.email_message(
-        settings.mail_from, addresses, title, alert_text(events), render.html_page(title, blocks)
+        settings.mail_from,
+        addresses,
+        title,
+        alert_text(events, language),
+        render.html_page(title, blocks, language),
     )
 
 
-def webhook_payload(events: Sequence[AlertEvent]) -> dict[str, Any]:
-    """Slack and Teams show `text`; `alerts` carries the same events for other receivers."""
+def webhook_payload(events: Sequence[AlertEvent], language: Language) -> dict[str, Any]:
+    """Slack and Teams show `text`; `alerts` carries the same events for other receivers.
+    The channel has no one reader, so it speaks MAR_LANGUAGE."""
     return {
-        "text": f"{_subject(events)}\n{alert_text(events)}",
-        "alerts": [dataclasses.asdict(e) for e in events],
+        "text": f"{_subject(events, language)}\n{alert_text(events, language)}",
+        "alerts": [
+            {**dataclasses.asdict(e), "message": e.said(language), "link": _linked(e, language)}
+            for e in events
+        ],
     }
 
 
@@ -237,7 +356,7 @@ def run_alerts(engine: sa.Engine, settings: Settings, *, as_of: dt.date, send: b
         sync_state(connection, conditions, settings.dashboard_url)
         mail = untold(connection, "mail")
         post = untold(connection, "webhook") if settings.alert_webhook_url else []
-        groups = _by_recipient(connection, mail)
+        groups = _by_recipient(connection, mail, settings.language)
         if not send:
             transaction.rollback()
             run.pending = sorted({*mail, *post}, key=lambda e: (e.rule, e.subject, e.event))
@@ -253,24 +372,29 @@ def run_alerts(engine: sa.Engine, settings: Settings, *, as_of: dt.date, send: b
 def _mail_all(
     engine: sa.Engine,
     settings: Settings,
-    groups: dict[tuple[str, ...], list[AlertEvent]],
+    groups: dict[Recipients, list[AlertEvent]],
     run: AlertRun,
 ) -> None:
-    nobody = groups.pop((), [])
+    nobody = groups.pop(((), settings.language), [])
     if nobody:
         run.failures.append(
-            f"Nobody to tell about {len(nobody)} alert(s) by mail: the users table has no "
-            "management user."
+            Message(
+                N_(
+                    "Nobody to tell about {count} alert(s) by mail: the users table has no "
+                    "management user."
+                ),
+                count=len(nobody),
+            )
         )
     if not groups:
         return
     try:
         with smtp_connection(settings) as client:
-            for addresses, events in groups.items():
+            for (addresses, language), events in groups.items():
                 try:
-                    send_message(client, alert_message(addresses, events, settings))
+                    send_message(client, alert_message(addresses, events, settings, language))
                 except DeliveryError as exc:
-                    run.failures.append(str(exc))
+                    run.failures.append(exc.sentence)
                     continue
                 with engine.begin() as connection:
                     _mark_told(connection, events, "mail")
@@ -283,7 +407,7 @@ def _mail_all(
                     )
                 run.mailed += events
     except DeliveryError as exc:  # the server cannot be reached: the webhook still goes
-        run.failures.append(str(exc))
+        run.failures.append(exc.sentence)
 
 
 def _post_all(
@@ -293,11 +417,11 @@ def _post_all(
     try:
         post_webhook(
             settings.alert_webhook_url.get_secret_value(),
-            webhook_payload(events),
+            webhook_payload(events, settings.language),
             settings.smtp_timeout_seconds,
         )
     except DeliveryError as exc:
-        run.failures.append(str(exc))
+        run.failures.append(exc.sentence)
         return
     with engine.begin() as connection:
         _mark_told(connection, events, "webhook")

@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 
 from dashboard.charts import cumulative_with_milestones
 from data.errors import UserError
-from i18n import DEFAULT_LANGUAGE
+from i18n import DEFAULT_LANGUAGE, Language
+from i18n.catalogs import N_, translations
 from queries.digest import InstallationTrend
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,8 +34,10 @@ def _use_system_chromium() -> None:
         found = shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
         if found is None:
             raise UserError(
-                "The digest chart needs Chromium; install Debian's 'chromium' package or set "
-                "BROWSER_PATH to a Chrome or Chromium executable."
+                N_(
+                    "The digest chart needs Chromium; install Debian's 'chromium' package or set "
+                    "BROWSER_PATH to a Chrome or Chromium executable."
+                )
             )
         os.environ["BROWSER_PATH"] = found
 
@@ -51,23 +54,25 @@ def chart_renderer() -> Iterator[None]:
         kaleido.stop_sync_server(silence_warnings=True)
 
 
-def trend_figure(trend: InstallationTrend) -> go.Figure:
+def trend_figure(trend: InstallationTrend, language: Language) -> go.Figure:
     """The dashboard's cumulative chart (milestone lines, projection of the next one) with
-    the installations of each week as bars on a second axis."""
+    the installations of each week as bars on a second axis, in the recipient's language:
+    its words from the catalog, its separators and day pattern from `i18n.formats`."""
+    _ = translations(language).gettext
     figure = cumulative_with_milestones(
-        trend.weeks, trend.milestones, trend.next_milestone, trend.narrowed, DEFAULT_LANGUAGE
+        trend.weeks, trend.milestones, trend.next_milestone, trend.narrowed, language
     )
     figure.add_trace(
         go.Bar(
             x=trend.weeks["period"].to_list(),
             y=trend.weeks["installations"].to_list(),
-            name="Installations per week",
+            name=_("Installations per week"),
             yaxis="y2",
             marker_color=WEEK_BARS,
         )
     )
     figure.update_layout(
-        title="Installations per week and cumulative",
+        title=_("Installations per week and cumulative"),
         hovermode=False,
         yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.25},
@@ -90,11 +95,14 @@ def render_png(figure: go.Figure) -> bytes:
         except Exception as exc:  # Kaleido raises plain errors from its browser tab
             failure = exc
     raise UserError(
-        f"Chromium could not draw the digest chart ({type(failure).__name__}); check "
-        "BROWSER_PATH, then run the command again (nothing was sent)."
+        N_(
+            "Chromium could not draw the digest chart ({error}); check BROWSER_PATH, then run "
+            "the command again (nothing was sent)."
+        ),
+        error=type(failure).__name__,
     )
 
 
-def render_trend(trend: InstallationTrend) -> bytes:
-    """The digest's chart as PNG bytes."""
-    return render_png(trend_figure(trend))
+def render_trend(trend: InstallationTrend, language: Language = DEFAULT_LANGUAGE) -> bytes:
+    """The digest's chart as PNG bytes, in `language`."""
+    return render_png(trend_figure(trend, language))

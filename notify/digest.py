@@ -16,12 +16,15 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+import polars as pl
 import sqlalchemy as sa
 
 from data.audit import record_export
-from data.errors import UserError
+from data.errors import Message, UserError
 from data.schema import digest_log, ensure_schema, users
 from data.settings import Settings
+from i18n import DEFAULT_LANGUAGE, Language, formats
+from i18n.catalogs import N_, translations
 from notify import render
 from notify.chart import chart_renderer, render_trend
 from notify.outbox import (
@@ -62,7 +65,7 @@ class DigestRun:
     sent: list[str] = dataclasses.field(default_factory=list)
     written: list[Path] = dataclasses.field(default_factory=list)
     already_sent: list[str] = dataclasses.field(default_factory=list)
-    failures: list[str] = dataclasses.field(default_factory=list)
+    failures: list[Message] = dataclasses.field(default_factory=list)
 
 
 def iso_week(day: dt.date) -> dt.date:
@@ -85,37 +88,63 @@ def digest_recipients(
 ) -> list[Viewer]:
     """`--as-user EMAIL` (one user) or `--all` (every user of the users table)."""
     if everyone == (email is not None):
-        raise UserError("Name one recipient with --as-user EMAIL, or use --all for every user.")
+        raise UserError(N_("Name one recipient with --as-user EMAIL, or use --all for every user."))
     if email is not None:
         viewer = viewer_for_email(connection, email)
         if viewer is None:
-            raise UserError(f"There is no user {email!r} in the users table.")
+            raise UserError(N_("There is no user '{email}' in the users table."), email=email)
         return [viewer]
     emails = connection.execute(sa.select(users.c.email).order_by(users.c.email)).scalars()
     return [v for e in list(emails) if (v := viewer_for_email(connection, e)) is not None]
 
 
-def _audience(viewer: Viewer) -> str:
+def recipient_language(viewer: Viewer, settings: Settings) -> Language:
+    """The user's own language (`users.language`), else MAR_LANGUAGE."""
+    return viewer.language or settings.language
+
+
+def _audience(viewer: Viewer, _: Callable[[str], str]) -> str:
     if viewer.scope_account_manager_id is None:
-        return "every partner"
-    return "your partners"
+        return _("every partner")
+    return _("your partners")
 
 
-def _alt_text(trend: InstallationTrend, viewer: Viewer) -> str:
+def _alt_text(trend: InstallationTrend, viewer: Viewer, language: Language) -> str:
     """What the chart shows, in words, for readers who do not load images."""
+    _ = translations(language).gettext
     if trend.weeks.is_empty():
-        return f"No installations of {_audience(viewer)} in the last weeks."
+        return _("No installations of {audience} in the last weeks.").format(
+            audience=_audience(viewer, _)
+        )
     last = trend.weeks.row(-1, named=True)
-    text = (
-        f"Installations of {_audience(viewer)} per week: {last['installations']:,} in the week "
-        f"of {last['period']}, {last['cumulative']:,} in all."
+    text = _(
+        "Installations of {audience} per week: {installations} in the week of {week}, "
+        "{cumulative} in all."
+    ).format(
+        audience=_audience(viewer, _),
+        installations=formats.number(last["installations"], language),
+        week=formats.date(last["period"], language),
+        cumulative=formats.number(last["cumulative"], language),
     )
     upcoming = trend.next_milestone.row(0, named=True)
     if upcoming["milestone"] is not None and upcoming["projected_on"] is not None:
-        text += (
-            f" Next milestone {upcoming['milestone']:,} projected for {upcoming['projected_on']}."
+        text += " " + _("Next milestone {milestone} projected for {day}.").format(
+            milestone=formats.number(upcoming["milestone"], language),
+            day=formats.date(upcoming["projected_on"], language),
         )
     return text
+
+
+def _readable(frame: pl.DataFrame, language: Language) -> pl.DataFrame:
+    """The KPI section's figures named in the recipient's language, percentages marked."""
+    if "percent" not in frame.columns:
+        return frame
+    _ = translations(language).gettext
+    names = [
+        _(name) + (" (%)" if percent else "")
+        for name, percent in frame.select("figure", "percent").iter_rows()
+    ]
+    return frame.with_columns(figure=pl.Series(names, dtype=pl.String))
 
 
 def compose_digest(
@@ -123,67 +152,78 @@ def compose_digest(
     viewer: Viewer,
     as_of: dt.date,
     settings: Settings,
-    chart_png: Callable[[InstallationTrend], bytes],
+    chart_png: Callable[[InstallationTrend, Language], bytes],
 ) -> DigestMail:
-    """The digest of one recipient: text, HTML with the inline chart, CSV attachments."""
+    """The digest of one recipient, in their language: text, HTML with the inline chart,
+    CSV attachments (the machine CSV, the same in every language)."""
+    language = recipient_language(viewer, settings)
+    _ = translations(language).gettext
     filters = viewer.restrict(digest_filters(as_of))
     options = options_from(settings)
-    title = f"MAR Insight weekly digest, {filters.date_from} to {filters.range_end}"
-    intro = (
-        f"For {viewer.name}: {_audience(viewer)}, the week to {as_of} compared with the week "
-        "before."
+    title = _("MAR Insight weekly digest, {start} to {end}").format(
+        start=formats.date(filters.date_from, language),
+        end=formats.date(filters.range_end, language),
+    )
+    intro = _("For {name}: {audience}, the week to {day} compared with the week before.").format(
+        name=viewer.name, audience=_audience(viewer, _), day=formats.date(as_of, language)
     )
     html_blocks = [render.html_heading(title, 1), render.html_paragraph(intro, muted=True)]
     text_blocks = [title, "=" * len(title), intro]
     attachments: list[tuple[str, bytes]] = []
     rows = 0
+    open_link = _("Open in the dashboard")
     for section in SECTIONS:
         frame = section.build(connection, filters, options)
         rows += frame.height
-        link = render.dashboard_link(settings.dashboard_url, section.page, filters.to_params())
-        more = "{n} more rows in the dashboard."
+        link = render.dashboard_link(
+            settings.dashboard_url, section.page, _with_language(filters, language)
+        )
+        more = _("{n} more rows in the dashboard.")
         if section.attachment is not None:
             name = file_name(section.attachment, filters)
             attachments.append((name, to_csv(frame)))
-            more = f"{{n}} more rows in the attachment {name}."
-        html_blocks.append(render.html_heading(section.title))
-        text_blocks += ["", section.title, "-" * len(section.title)]
+            more = _("{n} more rows in the attachment {name}.").replace("{name}", name)
+        heading, empty = _(section.title), _(section.empty)
+        html_blocks.append(render.html_heading(heading))
+        text_blocks += ["", heading, "-" * len(heading)]
         if frame.is_empty():
-            html_blocks.append(render.html_paragraph(section.empty))
-            text_blocks.append(section.empty)
+            html_blocks.append(render.html_paragraph(empty))
+            text_blocks.append(empty)
         else:
-            shown = frame.select(section.shown) if section.shown else frame
-            html_blocks.append(render.html_table(shown, more))
-            text_blocks.append(render.text_table(shown, more))
-        html_blocks.append(render.html_link("Open in the dashboard", link))
-        text_blocks.append(f"Open in the dashboard: {link}")
+            shown = _readable(frame, language)
+            shown = shown.select(section.shown) if section.shown else shown
+            html_blocks.append(render.html_table(shown, more, language))
+            text_blocks.append(render.text_table(shown, more, language))
+        html_blocks.append(render.html_link(open_link, link))
+        text_blocks.append(f"{open_link}: {link}")
 
     trend = installation_trend(connection, filters, options)
-    alt = _alt_text(trend, viewer)
-    html_blocks.append(render.html_heading("Installations"))
+    alt = _alt_text(trend, viewer, language)
+    chart_heading = _("Installations")
+    html_blocks.append(render.html_heading(chart_heading))
     html_blocks.append(
         f'<img src="cid:{CHART_CID}" alt="{html.escape(alt)}" width="600" '
         'style="width:100%;max-width:600px;height:auto;display:block">'
     )
     html_blocks.append(render.html_paragraph(alt, muted=True))
     throughput_link = render.dashboard_link(
-        settings.dashboard_url, "throughput", filters.to_params()
+        settings.dashboard_url, "throughput", _with_language(filters, language)
     )
-    html_blocks.append(render.html_link("Open in the dashboard", throughput_link))
-    text_blocks += ["", "Installations", "-------------", alt]
-    text_blocks.append(f"Open in the dashboard: {throughput_link}")
+    html_blocks.append(render.html_link(open_link, throughput_link))
+    text_blocks += ["", chart_heading, "-" * len(chart_heading), alt]
+    text_blocks.append(f"{open_link}: {throughput_link}")
 
     message = render.email_message(
         settings.mail_from,
         [viewer.email],
         title,
         "\n".join(text_blocks) + "\n",
-        render.html_page(title, html_blocks),
+        render.html_page(title, html_blocks, language),
     )
     html_part = message.get_body(preferencelist=("html",))
     assert html_part is not None  # added just above
     html_part.add_related(
-        chart_png(trend),
+        chart_png(trend, language),
         maintype="image",
         subtype="png",
         cid=f"<{CHART_CID}>",
@@ -192,6 +232,13 @@ def compose_digest(
     for name, body in attachments:
         message.add_attachment(body, maintype="text", subtype="csv", filename=name)
     return DigestMail(viewer=viewer, filters=filters, message=message, rows=rows)
+
+
+def _with_language(filters: Filters, language: Language) -> dict[str, list[str]]:
+    """The digest's filters as a link, with `lang` so the dashboard opens in the mail's
+    language (English, the default, needs none)."""
+    params = filters.to_params()
+    return params if language == DEFAULT_LANGUAGE else {**params, "lang": [language]}
 
 
 def _already_sent(connection: sa.Connection, week: dt.date) -> set[str]:
@@ -209,7 +256,7 @@ def run_digest(
     out_dir: Path | None,
     send: bool,
     who: str,
-    chart_png: Callable[[InstallationTrend], bytes] | None = None,
+    chart_png: Callable[[InstallationTrend, Language], bytes] | None = None,
 ) -> DigestRun:
     """Compose each recipient's digest; write it to `out_dir` and/or send it.
 
@@ -266,7 +313,7 @@ def _send_all(
             try:
                 send_message(client, mail.message)
             except DeliveryError as exc:
-                run.failures.append(str(exc))
+                run.failures.append(exc.sentence)
                 continue
             with engine.begin() as connection:
                 connection.execute(

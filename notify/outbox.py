@@ -20,6 +20,7 @@ from typing import Any
 
 from data.errors import UserError
 from data.settings import Settings
+from i18n.catalogs import N_
 
 
 def utc_now() -> dt.datetime:
@@ -31,7 +32,7 @@ class DeliveryError(UserError):
     """A message could not be delivered; the text says why in one sentence."""
 
 
-NO_MAIL_SERVER = "No mail server is configured; set MAR_SMTP_HOST to send mail."
+NO_MAIL_SERVER = N_("No mail server is configured; set MAR_SMTP_HOST to send mail.")
 
 
 def _server(settings: Settings) -> str:
@@ -49,8 +50,12 @@ def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
         )
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(
-            f"The mail server {_server(settings)} cannot be reached ({_reason(exc)}); check "
-            "MAR_SMTP_HOST and MAR_SMTP_PORT, nothing was sent."
+            N_(
+                "The mail server {server} cannot be reached ({reason}); check "
+                "MAR_SMTP_HOST and MAR_SMTP_PORT, nothing was sent."
+            ),
+            server=_server(settings),
+            reason=_reason(exc),
         ) from None
     try:
         try:
@@ -63,8 +68,12 @@ def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
                 client.login(settings.smtp_user, password)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
-                f"The mail server {_server(settings)} refused the session ({_reason(exc)}); "
-                "check MAR_SMTP_STARTTLS, MAR_SMTP_USER and MAR_SMTP_PASSWORD, nothing was sent."
+                N_(
+                    "The mail server {server} refused the session ({reason}); check "
+                    "MAR_SMTP_STARTTLS, MAR_SMTP_USER and MAR_SMTP_PASSWORD, nothing was sent."
+                ),
+                server=_server(settings),
+                reason=_reason(exc),
             ) from None
         yield client
     finally:
@@ -80,10 +89,14 @@ def send_message(client: smtplib.SMTP, message: EmailMessage) -> None:
         refused = client.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(
-            f"The mail server refused the message to {message['To']} ({_reason(exc)})."
+            N_("The mail server refused the message to {to} ({reason})."),
+            to=message["To"],
+            reason=_reason(exc),
         ) from None
     if refused:
-        raise DeliveryError(f"The mail server refused the message to {', '.join(sorted(refused))}.")
+        raise DeliveryError(
+            N_("The mail server refused the message to {to}."), to=", ".join(sorted(refused))
+        )
 
 
 def post_webhook(url: str, payload: Mapping[str, Any], timeout_seconds: int) -> None:
@@ -99,11 +112,13 @@ def post_webhook(url: str, payload: Mapping[str, Any], timeout_seconds: int) -> 
             response.read()
     except urllib.error.HTTPError as exc:
         raise DeliveryError(
-            f"The alert webhook answered HTTP {exc.code}; check MAR_ALERT_WEBHOOK_URL."
+            N_("The alert webhook answered HTTP {code}; check MAR_ALERT_WEBHOOK_URL."),
+            code=exc.code,
         ) from None
     except (OSError, ValueError) as exc:
         raise DeliveryError(
-            f"The alert webhook cannot be reached ({_reason(exc)}); check MAR_ALERT_WEBHOOK_URL."
+            N_("The alert webhook cannot be reached ({reason}); check MAR_ALERT_WEBHOOK_URL."),
+            reason=_reason(exc),
         ) from None
 
 

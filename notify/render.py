@@ -17,22 +17,31 @@ from email.utils import format_datetime, make_msgid
 
 import polars as pl
 
+from dashboard import labels
+from i18n import Language, formats
+from i18n.catalogs import N_, translations
+
 #: Rows a table shows in the mail; the rest are in the attachment or behind the link.
 MAX_ROWS = 10
 
+#: Mail column headers, shorter than the dashboard's: a phone has room for five columns.
 LABELS = {
     "partner_id": "#",
-    "partner_name": "Partner",
-    "product_code": "Product",
-    "product_name": "Name",
-    "missing_reports": "Missing",
-    "oldest_due": "Oldest due",
-    "days_overdue": "Days overdue",
-    "unreported_installations": "Unreported",
-    "days_at_stage": "Days waiting",
-    "stockout_date": "Runs out",
-    "days_of_cover": "Days of cover",
-    "stock_on_hand": "Stock",
+    "partner_name": N_("Partner"),
+    "product_code": N_("Product"),
+    "product_name": N_("Name"),
+    "missing_reports": N_("Missing"),
+    "oldest_due": N_("Oldest due"),
+    "days_overdue": N_("Days overdue"),
+    "unreported_installations": N_("Unreported"),
+    "days_at_stage": N_("Days waiting"),
+    "stockout_date": N_("Runs out"),
+    "days_of_cover": N_("Days of cover"),
+    "stock_on_hand": N_("Stock"),
+    "figure": N_("Figure"),
+    "value": N_("Value"),
+    "previous": N_("Previous"),
+    "change": N_("Change"),
 }
 FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 CELL = "padding:4px 6px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top"
@@ -44,24 +53,37 @@ def dashboard_link(base_url: str, page: str, params: Mapping[str, Sequence[str]]
     return f"{base_url}/{page}" + (f"?{query}" if query else "")
 
 
-def label(column: str) -> str:
-    return LABELS.get(column) or column.replace("_", " ").capitalize()
+def label(column: str, language: Language) -> str:
+    """A column's header in the mail: the mail's own short words, else the dashboard's."""
+    if column in LABELS:
+        return translations(language).gettext(LABELS[column]) if column != "partner_id" else "#"
+    return labels.column(column, language)
 
 
-def cell(value: object, column: str = "") -> str:
-    """A value as the reader sees it: thousands separated, one decimal at most, dates ISO."""
+def cell(value: object, column: str, language: Language) -> str:
+    """A value as the reader sees it, in their language: thousands grouped, one decimal at
+    most, days in the language's pattern, codes (a stage) as the dashboard names them."""
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return translations(language).gettext(labels.YES_NO[0 if value else 1])
     if isinstance(value, float):
         digits = 0 if value.is_integer() else 1
-        text = f"{value:,.{digits}f}"
-        return f"+{text}" if column == "change" and value > 0 else text
+        return formats.number(value, language, decimals=digits, signed=column == "change")
     if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, dt.datetime | dt.date):
+        return formats.number(value, language)
+    if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, dt.date):
+        return formats.date(value, language)
+    if isinstance(value, str) and column == "reasons":
+        gettext = translations(language).gettext
+        codes = value.split(";")
+        return ", ".join(
+            gettext(labels.RISK_FLAGS[c]) if c in labels.RISK_FLAGS else c for c in codes
+        )
+    if isinstance(value, str):
+        return labels.value(column, value, language)
     return str(value)
 
 
@@ -69,11 +91,11 @@ def _shown(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return frame.head(MAX_ROWS), max(frame.height - MAX_ROWS, 0)
 
 
-def html_table(frame: pl.DataFrame, more: str) -> str:
+def html_table(frame: pl.DataFrame, more: str, language: Language) -> str:
     """At most `MAX_ROWS` rows; `more` says where the rest are ("{n} more …")."""
     rows, hidden = _shown(frame)
     head = "".join(
-        f'<th style="{CELL};color:#475569;font-weight:600">{html.escape(label(c))}</th>'
+        f'<th style="{CELL};color:#475569;font-weight:600">{html.escape(label(c, language))}</th>'
         for c in rows.columns
     )
     # Names may wrap; numbers and dates may not (a date broken at its hyphen misreads).
@@ -84,7 +106,7 @@ def html_table(frame: pl.DataFrame, more: str) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td style="{styles[c]}">{html.escape(cell(v, c))}</td>'
+            f'<td style="{styles[c]}">{html.escape(cell(v, c, language))}</td>'
             for c, v in zip(rows.columns, row, strict=True)
         )
         + "</tr>"
@@ -95,28 +117,33 @@ def html_table(frame: pl.DataFrame, more: str) -> str:
         f'style="width:100%;border-collapse:collapse;font-size:13px"><tr>{head}</tr>{body}</table>'
     )
     if hidden:
-        table += f'<p style="font-size:13px;color:#475569">{html.escape(more.format(n=hidden))}</p>'
+        shown = formats.number(hidden, language)
+        table += f'<p style="font-size:13px;color:#475569">{html.escape(more.format(n=shown))}</p>'
     return table
 
 
-def text_table(frame: pl.DataFrame, more: str) -> str:
+def text_table(frame: pl.DataFrame, more: str, language: Language) -> str:
     """The plain-text twin: one line per row, `Label: value` pairs, no column alignment (a
     phone wraps long lines anyway)."""
     rows, hidden = _shown(frame)
     lines = [
         "- "
-        + "; ".join(f"{label(c)}: {cell(v, c)}" for c, v in zip(rows.columns, row, strict=True))
+        + "; ".join(
+            f"{label(c, language)}: {cell(v, c, language)}"
+            for c, v in zip(rows.columns, row, strict=True)
+        )
         for row in rows.iter_rows()
     ]
     if hidden:
-        lines.append(more.format(n=hidden))
+        lines.append(more.format(n=formats.number(hidden, language)))
     return "\n".join(lines)
 
 
-def html_page(title: str, blocks: Sequence[str]) -> str:
-    """A whole HTML mail body: the blocks one below the other in one narrow column."""
+def html_page(title: str, blocks: Sequence[str], language: Language) -> str:
+    """A whole HTML mail body in `language`: the blocks one below the other in one narrow
+    column (the `lang` attribute lets a screen reader speak it right)."""
     return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title></head>"
         f'<body style="margin:0;padding:0;background:#f1f5f9;font-family:{FONT};color:#0f172a">'

@@ -13,6 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.schema import account_managers, users
+from i18n import Language, is_language
 from queries.filters import Filters
 from queries.run import fetch
 
@@ -25,6 +26,8 @@ class Viewer:
     role: str
     account_manager_id: int | None = None
     name: str = ""
+    #: The language of their digests and alerts; None: MAR_LANGUAGE's.
+    language: Language | None = None
 
     @property
     def scope_account_manager_id(self) -> int | None:
@@ -41,7 +44,13 @@ class Viewer:
 
 def _viewers() -> sa.Select[Any]:
     return (
-        sa.select(users.c.email, users.c.role, users.c.account_manager_id, account_managers.c.name)
+        sa.select(
+            users.c.email,
+            users.c.role,
+            users.c.account_manager_id,
+            account_managers.c.name,
+            users.c.language,
+        )
         .outerjoin(account_managers, account_managers.c.id == users.c.account_manager_id)
         .order_by(users.c.role.desc(), account_managers.c.name, users.c.email)
     )
@@ -54,7 +63,14 @@ def viewer_for_email(connection: sa.Connection, email: str) -> Viewer | None:
     ).first()
     if row is None:
         return None
-    return Viewer(email=row[0], role=row[1], account_manager_id=row[2], name=row[3] or row[0])
+    language = row[4] if is_language(row[4]) else None
+    return Viewer(
+        email=row[0],
+        role=row[1],
+        account_manager_id=row[2],
+        name=row[3] or row[0],
+        language=language,
+    )
 
 
 def demo_personas(connection: sa.Connection) -> pl.DataFrame:
@@ -63,5 +79,11 @@ def demo_personas(connection: sa.Connection) -> pl.DataFrame:
     return fetch(
         connection,
         statement,
-        {"email": pl.String, "role": pl.String, "account_manager_id": pl.Int64, "name": pl.String},
+        {
+            "email": pl.String,
+            "role": pl.String,
+            "account_manager_id": pl.Int64,
+            "name": pl.String,
+            "language": pl.String,
+        },
     )

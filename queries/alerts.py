@@ -17,7 +17,9 @@ from collections.abc import Callable
 import polars as pl
 import sqlalchemy as sa
 
+from data.errors import Message
 from data.settings import DEFAULT_REPORT_DUE_DAY, ComplianceRules
+from i18n.catalogs import N_
 from queries.activations import activation_denials
 from queries.citizenship import BREACHES, citizenship_caps
 from queries.conversions import stuck_conversions
@@ -53,9 +55,32 @@ class Condition:
     rule: str
     subject: str
     partner_id: int | None
-    message: str
+    #: What holds, told in each recipient's language (`notify/alerts.py` formats the values).
+    message: Message
     page: str
     params: dict[str, list[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Code:
+    """A stored code in an alert (a stage, a status), named in the reader's language as the
+    dashboard names it; in English logs, the code itself."""
+
+    column: str
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@dataclasses.dataclass(frozen=True)
+class Month:
+    """A month in an alert, written as the reader's language writes months."""
+
+    first_day: dt.date
+
+    def __str__(self) -> str:
+        return f"{self.first_day:%Y-%m}"
 
 
 ConditionFinder = Callable[[sa.Connection, Filters, AlertThresholds], list[Condition]]
@@ -78,10 +103,16 @@ def low_stock_cover(
             rule="low_stock_cover",
             subject=f"product:{row['product_code']}",
             partner_id=None,
-            message=(
-                f"{row['product_name']} ({row['product_code']}) has {row['days_of_cover']} days "
-                f"of cover ({row['stock_on_hand']:,} keys); stock runs out around "
-                f"{row['stockout_date']}."
+            message=Message(
+                N_(
+                    "{product} ({code}) has {days} days of cover ({keys} keys); stock runs out "
+                    "around {day}."
+                ),
+                product=row["product_name"],
+                code=row["product_code"],
+                days=row["days_of_cover"],
+                keys=row["stock_on_hand"],
+                day=row["stockout_date"],
             ),
             page="stock",
             params={"product": [row["product_code"]]},
@@ -99,10 +130,16 @@ def behind_on_reporting(
             rule="behind_on_reporting",
             subject=f"partner:{row['partner_id']}",
             partner_id=row["partner_id"],
-            message=(
-                f"{row['partner_name']} (#{row['partner_id']}) is behind on reporting: "
-                f"{row['missing_reports']} missing report(s), the oldest due {row['oldest_due']} "
-                f"({row['days_overdue']} days overdue)."
+            message=Message(
+                N_(
+                    "{partner} (#{id}) is behind on reporting: {missing} missing report(s), the "
+                    "oldest due {day} ({days} days overdue)."
+                ),
+                partner=row["partner_name"],
+                id=str(row["partner_id"]),
+                missing=row["missing_reports"],
+                day=row["oldest_due"],
+                days=row["days_overdue"],
             ),
             page="partner_detail",
             params={"partner": [str(row["partner_id"])]},
@@ -124,10 +161,15 @@ def stuck_conversion(
             rule="stuck_conversion",
             subject=f"partner:{row['partner_id']}:{row['stage']}",
             partner_id=row["partner_id"],
-            message=(
-                f"{row['partner_name']} (#{row['partner_id']}) has waited "
-                f"{row['days_at_stage']} days at the stage '{row['stage']}' (since "
-                f"{row['since']})."
+            message=Message(
+                N_(
+                    "{partner} (#{id}) has waited {days} days at the stage '{stage}' (since {day})."
+                ),
+                partner=row["partner_name"],
+                id=str(row["partner_id"]),
+                days=row["days_at_stage"],
+                stage=Code("stage", row["stage"]),
+                day=row["since"],
             ),
             page="conversions",
             params={"partner": [str(row["partner_id"])]},
@@ -152,10 +194,17 @@ def new_denial(connection: sa.Connection, filters: Filters, _: AlertThresholds) 
             rule="new_denial",
             subject=f"partner:{row['partner_id']}:code:{row['code']}",
             partner_id=row["partner_id"],
-            message=(
-                f"{row['partner_name']} (#{row['partner_id']}): {row['keys']} key(s) denied "
-                f"with code {row['code'] or '(none)'} ({row['meaning']}) in the last "
-                f"{RECENT_DAYS} days."
+            message=Message(
+                N_(
+                    "{partner} (#{id}): {keys} key(s) denied with code {code} ({meaning}) in the "
+                    "last {days} days."
+                ),
+                partner=row["partner_name"],
+                id=str(row["partner_id"]),
+                keys=row["keys"],
+                code=row["code"] or Message(N_("(none)")),
+                meaning=Code("meaning", row["meaning"]),
+                days=RECENT_DAYS,
             ),
             page="compliance",
             params=_on_compliance_page(recent, row["partner_id"]),
@@ -180,10 +229,17 @@ def duplicate_device(
             rule="duplicate_device",
             subject=f"device:{row['device']}:partner:{row['partner_id']}",
             partner_id=row["partner_id"],
-            message=(
-                f"{row['partner_name']} (#{row['partner_id']}): the PC {row['device']} is bound "
-                f"to {row['shared']} keys, {row['own']} of them this partner's (last bound "
-                f"{row['last_bound']})."
+            message=Message(
+                N_(
+                    "{partner} (#{id}): the PC {device} is bound to {shared} keys, {own} of them "
+                    "this partner's (last bound {day})."
+                ),
+                partner=row["partner_name"],
+                id=str(row["partner_id"]),
+                device=row["device"],
+                shared=row["shared"],
+                own=row["own"],
+                day=row["last_bound"],
             ),
             page="compliance",
             params=_on_compliance_page(filters, row["partner_id"]),
@@ -205,10 +261,18 @@ def over_cap_month(
             rule="over_cap_month",
             subject=f"partner:{row['partner_id']}:month:{row['month']}",
             partner_id=row["partner_id"],
-            message=(
-                f"{row['partner_name']} (#{row['partner_id']}) took {row['windows_units']:,} "
-                f"Windows and {row['office_units']:,} Office citizenship units in "
-                f"{row['month']:%Y-%m} ({row['status'].replace('_', ' ')}; cap {row['cap']:,})."
+            message=Message(
+                N_(
+                    "{partner} (#{id}) took {windows} Windows and {office} Office citizenship "
+                    "units in {month} ({status}; cap {cap})."
+                ),
+                partner=row["partner_name"],
+                id=str(row["partner_id"]),
+                windows=row["windows_units"],
+                office=row["office_units"],
+                month=Month(row["month"]),
+                status=Code("status", row["status"]),
+                cap=row["cap"],
             ),
             page="compliance",
             params=_on_compliance_page(months, row["partner_id"]),

@@ -17,6 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from data.settings import DEFAULT_MILESTONES, DEFAULT_REPORT_DUE_DAY, ComplianceRules
+from i18n.catalogs import N_
 from queries.conversions import stuck_conversions
 from queries.filters import Filters
 from queries.kpis import KPIS, overview_kpis
@@ -53,6 +54,7 @@ class Section:
     `attachment` names the CSV file (a DESIGN §6 report name where one exists) when the whole
     table travels with the mail; `empty` is the sentence shown when the frame has no rows;
     `shown` are the columns the mail shows (all when empty): a phone has room for five.
+    `title` and `empty` are catalog messages, shown in the recipient's language.
     """
 
     name: str
@@ -72,8 +74,9 @@ def digest_filters(as_of: dt.date) -> Filters:
 def kpi_changes(
     connection: sa.Connection, filters: Filters, options: DigestOptions
 ) -> pl.DataFrame:
-    """One row per overview KPI, in the overview's order: its label, value, previous-period
-    value and change, percentages in percent (points for the change)."""
+    """One row per overview KPI, in the overview's order: its label (a catalog message, read
+    in the recipient's language), value, previous-period value and change, percentages in
+    percent (points for the change, `percent` true)."""
     figures = overview_kpis(connection, filters, options.report_due_day)
     rows = []
     for kpi, value, previous in zip(
@@ -83,7 +86,7 @@ def kpi_changes(
         now = None if value is None else round(value * scale, kpi.decimals)
         before = None if previous is None else round(previous * scale, kpi.decimals)
         change = None if now is None or before is None else round(now - before, kpi.decimals)
-        rows.append((kpi.label + (" (%)" if kpi.percent else ""), now, before, change))
+        rows.append((kpi.label, now, before, change, kpi.percent))
     return pl.DataFrame(
         rows,
         schema={
@@ -91,6 +94,7 @@ def kpi_changes(
             "value": pl.Float64,
             "previous": pl.Float64,
             "change": pl.Float64,
+            "percent": pl.Boolean,
         },
         orient="row",
     )
@@ -132,43 +136,50 @@ def _partner_risk(
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("kpis", "This week at a glance", "overview", "No figures.", kpi_changes),
+    Section(
+        "kpis",
+        N_("This week at a glance"),
+        "overview",
+        N_("No figures."),
+        kpi_changes,
+        shown=("figure", "value", "previous", "change"),
+    ),
     Section(
         "newly_behind",
-        "Newly behind on reporting",
+        N_("Newly behind on reporting"),
         "reporting",
-        "No partner fell behind on reporting this week.",
+        N_("No partner fell behind on reporting this week."),
         _newly_behind,
     ),
     Section(
         "reporting_backlog",
-        "Reporting backlog",
+        N_("Reporting backlog"),
         "reporting",
-        "No partner is behind on reporting.",
+        N_("No partner is behind on reporting."),
         _backlog,
         attachment="reporting-backlog",
         shown=("partner_id", "partner_name", "missing_reports", "oldest_due", "days_overdue"),
     ),
     Section(
         "stuck_conversions",
-        "Stuck conversions",
+        N_("Stuck conversions"),
         "conversions",
-        "No former RRP has waited too long at its stage.",
+        N_("No former RRP has waited too long at its stage."),
         _stuck,
         shown=("partner_id", "partner_name", "stage", "since", "days_at_stage"),
     ),
     Section(
         "stock_warnings",
-        "Stock warnings",
+        N_("Stock warnings"),
         "stock",
-        "Every product has enough days of cover.",
+        N_("Every product has enough days of cover."),
         _stock_warnings,
     ),
     Section(
         "partner_risk",
-        "Compliance flags",
+        N_("Compliance flags"),
         "compliance",
-        "No partner raised a compliance flag this week.",
+        N_("No partner raised a compliance flag this week."),
         _partner_risk,
         attachment="partner-risk",
         shown=("partner_id", "partner_name", "flags", "reasons"),

@@ -82,7 +82,7 @@ def test_each_alert_goes_to_the_partners_account_manager_and_stock_to_management
     assert sorted(tuple(d.recipients) for d in smtp.deliveries) == [(ANNA,), (BERT,), (BOSS,)]
     (anna,) = _bodies(smtp, ANNA)
     assert "Alpha (#1) is behind on reporting: 1 missing report(s)" in anna
-    assert "Beta (#2) has waited 90 days at the stage 'contacted'" in anna
+    assert "Beta (#2) has waited 90 days at the stage 'Contacted'" in anna
     assert "Gamma" not in anna and "Delta" not in anna
     (boss,) = _bodies(smtp, BOSS)
     assert "Windows 11 Pro (W11P) has 20.0 days of cover (10 keys)" in boss
@@ -157,7 +157,7 @@ def test_a_refused_recipient_is_retried_without_repeating_the_others(
 ) -> None:
     smtp.refuse = {BERT}
     first = run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
-    assert first.failures == [
+    assert [str(failure) for failure in first.failures] == [
         f"The mail server refused the message to {BERT} (550 5.1.1 Mailbox unavailable)."
     ]
     smtp.refuse = set()

@@ -90,7 +90,9 @@ def _digest(engine: sa.Engine, email: str, chart: bytes) -> EmailMessage:
     with engine.connect() as conn:
         viewer = viewer_for_email(conn, email)
         assert viewer is not None
-        return compose_digest(conn, viewer, AS_OF, _settings(25), lambda _: chart).message
+        return compose_digest(
+            conn, viewer, AS_OF, _settings(25), lambda _trend, _language: chart
+        ).message
 
 
 def _everything_a_reader_sees(message: EmailMessage) -> str:
@@ -189,7 +191,7 @@ def test_stuck_conversions_and_stock_warnings_are_in_the_digest(
     text = _digest(db, BERT, chart_png).get_body(preferencelist=("plain",))
     assert text is not None
     content = text.get_content()
-    assert "#: 4; Partner: Delta; Stage: applied; Since: 2021-05-01; Days waiting: 60" in content
+    assert "#: 4; Partner: Delta; Stage: Applied; Since: 2021-05-01; Days waiting: 60" in content
     # The company's stock, the same for every recipient: 20 days of cover, out 20 July.
     assert (
         "Product: W11P; Name: Windows 11 Pro; Stock: 10; Days of cover: 20; Runs out: "
@@ -232,7 +234,7 @@ def test_send_mails_one_digest_to_every_user(db: sa.Engine, smtp: SmtpSink) -> N
         out_dir=None,
         send=True,
         who="test",
-        chart_png=lambda _: PNG_SIGNATURE,
+        chart_png=lambda _trend, _language: PNG_SIGNATURE,
     )
     assert sorted(run.sent) == sorted([ANNA, BERT, BOSS])
     assert sorted(r for d in smtp.deliveries for r in d.recipients) == sorted([ANNA, BERT, BOSS])
@@ -252,7 +254,7 @@ def test_a_rerun_in_the_same_week_sends_nothing_again(db: sa.Engine, smtp: SmtpS
             out_dir=None,
             send=True,
             who="test",
-            chart_png=lambda _: PNG_SIGNATURE,
+            chart_png=lambda _trend, _language: PNG_SIGNATURE,
         )
     assert run.already_sent == [ANNA]
     assert len(smtp.to(ANNA)) == 1
@@ -276,9 +278,9 @@ def test_a_refused_recipient_gets_the_digest_on_the_rerun_and_nobody_gets_it_twi
         out_dir=None,
         send=True,
         who="test",
-        chart_png=lambda _: PNG_SIGNATURE,
+        chart_png=lambda _trend, _language: PNG_SIGNATURE,
     )
-    assert first.failures == [
+    assert [str(failure) for failure in first.failures] == [
         f"The mail server refused the message to {BERT} (550 5.1.1 Mailbox unavailable)."
     ]
     smtp.refuse = set()
@@ -291,7 +293,7 @@ def test_a_refused_recipient_gets_the_digest_on_the_rerun_and_nobody_gets_it_twi
         out_dir=None,
         send=True,
         who="test",
-        chart_png=lambda _: PNG_SIGNATURE,
+        chart_png=lambda _trend, _language: PNG_SIGNATURE,
     )
     assert second.sent == [BERT]
     assert [len(smtp.to(email)) for email in (ANNA, BERT, BOSS)] == [1, 1, 1]
@@ -330,7 +332,7 @@ def test_every_digest_sent_is_in_the_audit_log_with_its_scope(
         out_dir=None,
         send=True,
         who="test",
-        chart_png=lambda _: PNG_SIGNATURE,
+        chart_png=lambda _trend, _language: PNG_SIGNATURE,
     )
     with db.connect() as conn:
         rows = conn.execute(sa.select(audit_log.c.who, audit_log.c.report, audit_log.c.filters))
@@ -351,7 +353,7 @@ def test_out_writes_one_eml_file_per_recipient(
         out_dir=tmp_path,
         send=False,
         who="test",
-        chart_png=lambda _: chart_png,
+        chart_png=lambda _trend, _language: chart_png,
     )
     assert sorted(p.name for p in run.written) == [f"{e}.eml" for e in sorted([ANNA, BERT, BOSS])]
     assert run.sent == []
