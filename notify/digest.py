@@ -104,24 +104,31 @@ def recipient_language(viewer: Viewer, settings: Settings) -> Language:
 
 
 def _audience(viewer: Viewer, _: Callable[[str], str]) -> str:
+    """Whose figures the digest shows, as the subject of its introduction."""
     if viewer.scope_account_manager_id is None:
         return _("every partner")
     return _("your partners")
+
+
+def _whose(viewer: Viewer, _: Callable[[str], str]) -> str:
+    """Whose installations the chart shows ("of your partners": German and French decline
+    the words differently here)."""
+    if viewer.scope_account_manager_id is None:
+        return _("of every partner")
+    return _("of your partners")
 
 
 def _alt_text(trend: InstallationTrend, viewer: Viewer, language: Language) -> str:
     """What the chart shows, in words, for readers who do not load images."""
     _ = translations(language).gettext
     if trend.weeks.is_empty():
-        return _("No installations of {audience} in the last weeks.").format(
-            audience=_audience(viewer, _)
-        )
+        return _("No installations {whose} in the last weeks.").format(whose=_whose(viewer, _))
     last = trend.weeks.row(-1, named=True)
     text = _(
-        "Installations of {audience} per week: {installations} in the week of {week}, "
+        "Installations {whose} per week: {installations} in the week of {week}, "
         "{cumulative} in all."
     ).format(
-        audience=_audience(viewer, _),
+        whose=_whose(viewer, _),
         installations=formats.number(last["installations"], language),
         week=formats.date(last["period"], language),
         cumulative=formats.number(last["cumulative"], language),
