@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import polars as pl
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from dashboard import data_access, labels, language, sidebar
 from dashboard.charts import colour_map
@@ -30,6 +32,9 @@ _VIEWER = "mar.viewer"
 #: Decimals on screen where one is too few; files keep every digit (DESIGN §6).
 SCREEN_DECIMALS = {"consumption_per_day": 2, "partners_consumption_per_day": 2}
 PERCENT_COLUMNS = ("share", "failure_rate", "conversion_rate", "share_of_registered")
+#: Fractions written out per cell (`_styled`) up to this many; a larger table keeps the
+#: browser's number format rather than cost a page that long to write.
+STYLED_CELLS = 20_000
 COMPANY_STOCK_NOTE = N_(
     "Stock, cover and stock-out dates are the company's, whatever the partner filters: the "
     "central stock runs out for everyone on the same day."
@@ -98,13 +103,19 @@ def partner_table(
         open_partner(int(frame["partner_id"][selected[0]]))
 
 
-def _column_config(frame: pl.DataFrame, headers: Mapping[str, str]) -> dict[str, object]:
+def _column_config(
+    frame: pl.DataFrame, headers: Mapping[str, str], *, styled: bool
+) -> dict[str, object]:
+    """Headers and formats per column; `styled`: the fractions come written by `_styled`, so
+    their columns take no format (a column format would win over the written text)."""
     config: dict[str, object] = {}
     for name, dtype in frame.schema.items():
         label = _(headers[name]) if name in headers else labels.column(name)
-        # Streamlit's printf formats know no decimal comma, so fractions use its browser-locale
-        # formats: right whenever the language is the browser's, the default choice.
-        if name in PERCENT_COLUMNS:
+        if styled and dtype.is_float():
+            config[name] = st.column_config.NumberColumn(label)
+        # Without `_styled` (a table too large to write out), fractions take Streamlit's
+        # browser-locale formats: right whenever the language is the browser's.
+        elif name in PERCENT_COLUMNS:
             config[name] = st.column_config.NumberColumn(label, format="percent", step=0.001)
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(
@@ -147,15 +158,16 @@ def table(
         st.info(empty)
         return []
     shown = labels.readable(frame)
+    styled = _styled(shown, language.current())
     options: dict[str, Any] = {
         "hide_index": True,
         "placeholder": "—",
-        "column_config": _column_config(shown, headers or {}),
+        "column_config": _column_config(shown, headers or {}, styled=styled is not None),
         "key": key or f"table-{report}",
     }
     exported = frame if export is None else export
     # Arrow goes to the browser as it is; a Polars frame would pass through pandas first.
-    data = shown.to_arrow(compat_level=pl.CompatLevel.oldest())
+    data = styled if styled is not None else shown.to_arrow(compat_level=pl.CompatLevel.oldest())
     if not selectable:
         st.dataframe(data, **options)
         download(exported, report)
@@ -163,6 +175,37 @@ def table(
     event = st.dataframe(data, on_select="rerun", selection_mode="single-row", **options)
     download(exported, report)
     return list(event.selection.rows)
+
+
+def _styled(frame: pl.DataFrame, lang: Language) -> Styler | None:
+    """The frame with its fractions and percentages written as `lang` writes them, or None
+    when it has none or is too large to write out.
+
+    Streamlit's column formats know no decimal comma (printf has a point; "localized"
+    follows the browser, not the language chosen), but it shows a Styler's text in the
+    cell while sorting by the number underneath, so `1,5` sorts below `10,0`.
+    """
+    fractional = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    if not fractional or frame.height * len(fractional) > STYLED_CELLS:
+        return None
+    writers: dict[str, Callable[[float], str]] = {
+        name: (
+            functools.partial(_percent_cell, lang)
+            if name in PERCENT_COLUMNS
+            else functools.partial(_decimal_cell, lang, SCREEN_DECIMALS.get(name, 1))
+        )
+        for name in fractional
+    }
+    pandas_frame = frame.to_pandas(use_pyarrow_extension_array=True)
+    return pandas_frame.style.format(writers, na_rep=formats.MISSING)
+
+
+def _percent_cell(lang: Language, value: float) -> str:
+    return formats.percent(value, lang)
+
+
+def _decimal_cell(lang: Language, decimals: int, value: float) -> str:
+    return formats.number(value, lang, decimals=decimals)
 
 
 def download(frame: pl.DataFrame, report: str) -> None:
