@@ -396,7 +396,7 @@ PRODUCT_KEY_REFUSED = Message(
 
 def _problem(where: Message, reason: Message) -> Message:
     """One problem as the import lists it: where, then why."""
-    return Message("{where}: {reason}.", where=where, reason=reason)
+    return Message(N_("{where}: {reason}."), where=where, reason=reason)
 
 
 def _holds_key(text: str) -> bool:

@@ -274,7 +274,7 @@ def alert_text(events: Sequence[AlertEvent], language: Language) -> str:
     for kind, heading in HEADINGS:
         chosen = _lines(events, kind)
         if chosen:
-            parts.append(f"{_(heading)}:")
+            parts.append(_("{heading}:").format(heading=_(heading)))
             parts += [f"- {e.said(language)}\n  {_linked(e, language)}" for e in chosen]
             parts.append("")
     return "\n".join(parts)

@@ -202,7 +202,7 @@ def compose_digest(
             html_blocks.append(render.html_table(shown, more, language))
             text_blocks.append(render.text_table(shown, more, language))
         html_blocks.append(render.html_link(open_link, link))
-        text_blocks.append(f"{open_link}: {link}")
+        text_blocks.append(_(render.PAIR).format(label=open_link, value=link))
 
     trend = installation_trend(connection, filters, options)
     alt = _alt_text(trend, viewer, language)
@@ -218,7 +218,7 @@ def compose_digest(
     )
     html_blocks.append(render.html_link(open_link, throughput_link))
     text_blocks += ["", chart_heading, "-" * len(chart_heading), alt]
-    text_blocks.append(f"{open_link}: {throughput_link}")
+    text_blocks.append(_(render.PAIR).format(label=open_link, value=throughput_link))
 
     message = render.email_message(
         settings.mail_from,

@@ -43,6 +43,8 @@ LABELS = {
     "previous": N_("Previous"),
     "change": N_("Change"),
 }
+#: A label and its value in a plain-text line (French puts a space before the colon).
+PAIR = N_("{label}: {value}")
 FONT = "-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 CELL = "padding:4px 6px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top"
 
@@ -126,10 +128,11 @@ def text_table(frame: pl.DataFrame, more: str, language: Language) -> str:
     """The plain-text twin: one line per row, `Label: value` pairs, no column alignment (a
     phone wraps long lines anyway)."""
     rows, hidden = _shown(frame)
+    pair = translations(language).gettext(PAIR)
     lines = [
         "- "
         + "; ".join(
-            f"{label(c, language)}: {cell(v, c, language)}"
+            pair.format(label=label(c, language), value=cell(v, c, language))
             for c, v in zip(rows.columns, row, strict=True)
         )
         for row in rows.iter_rows()

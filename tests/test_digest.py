@@ -35,10 +35,9 @@ from tests.two_managers import ANNA, AS_OF, BERT, BOSS
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def chart_png() -> bytes:
-    """One real Kaleido render of a small trend (three weeks, milestone 10 projected)."""
-    trend = InstallationTrend(
+def small_trend() -> InstallationTrend:
+    """Three weeks, milestone 10 projected."""
+    return InstallationTrend(
         weeks=pl.DataFrame(
             {
                 "period": [dt.date(2021, 6, 14), dt.date(2021, 6, 21), dt.date(2021, 6, 28)],
@@ -60,7 +59,12 @@ def chart_png() -> bytes:
             }
         ),
     )
-    return render_trend(trend)
+
+
+@pytest.fixture(scope="module")
+def chart_png() -> bytes:
+    """One real Kaleido render of the small trend."""
+    return render_trend(small_trend())
 
 
 @pytest.fixture
