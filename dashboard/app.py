@@ -99,8 +99,11 @@ def _replica_freshness() -> None:
     seconds = int(lag.total_seconds())
     behind = f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
     st.caption(
-        f":material/history: Figures are {behind} behind: the read replica is still "
-        "catching up with the primary, so the latest changes are not shown yet."
+        ":material/history: "
+        + _(
+            "Figures are {behind} behind: the read replica is still catching up with the "
+            "primary, so the latest changes are not shown yet."
+        ).format(behind=behind)
     )
 
 
