@@ -71,7 +71,8 @@ def cell(value: object, column: str, language: Language) -> str:
         return translations(language).gettext(labels.YES_NO[0 if value else 1])
     if isinstance(value, float):
         digits = 0 if value.is_integer() else 1
-        return formats.number(value, language, decimals=digits, signed=column == "change")
+        rising = column == "change" and value > 0  # a fall has its minus, no change no sign
+        return formats.number(value, language, decimals=digits, signed=rising)
     if isinstance(value, int):
         return formats.number(value, language)
     if isinstance(value, dt.datetime):

@@ -28,6 +28,11 @@ from queries.misuse import duplicate_device_keys
 from queries.reporting import reporting_backlog
 from queries.stock import DEFAULT_COVER_WARNING_DAYS, stock_on_hand
 
+#: A citizenship breach as the over-cap alert says it, mid-sentence.
+BREACH_WORDS = {
+    "over_cap": N_("over cap"),
+    "office_above_windows": N_("more Office than Windows"),
+}
 #: A denial is news for four weeks: its alert starts with the first denial of a partner and
 #: code and clears when four weeks pass without another.
 RECENT_DAYS = 28
@@ -271,7 +276,7 @@ def over_cap_month(
                 windows=row["windows_units"],
                 office=row["office_units"],
                 month=Month(row["month"]),
-                status=Code("status", row["status"]),
+                status=Message(BREACH_WORDS[row["status"]]),
                 cap=row["cap"],
             ),
             page="compliance",
