@@ -35,7 +35,7 @@ from tests.test_csv_import import write_dataset
 
 AS_OF = dt.date(2026, 11, 25)
 UPGRADE_SENTENCE = (
-    "The database has an older schema (from before schema versions, this release needs v0.5); "
+    "The database has an older schema (from before schema versions, this release needs v0.6); "
     "run 'mar-insight upgrade' to bring it up to date, which keeps every row."
 )
 
@@ -96,7 +96,7 @@ def test_a_database_from_before_versions_with_the_current_columns_is_only_stampe
     schema.metadata.create_all(empty_engine)
     assert cli(["upgrade", "--url", database_url]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "recognised a database from before schema versions as v0.5; recorded it"
+    assert out[0] == "recognised a database from before schema versions as v0.6; recorded it"
     with empty_engine.connect() as connection:
         assert current_revision(connection) == head()
 

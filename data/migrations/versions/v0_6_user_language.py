@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "v0.5"
-down_revision = "v0.4"
+revision = "v0.6"
+down_revision = "v0.5"
 
 
 def upgrade() -> None:
