@@ -229,3 +229,11 @@ def test_the_demo_in_an_empty_database_records_the_current_version(
     generate_demo(empty_engine, installations=2_000, as_of=AS_OF, progress=lambda *_: None)
     with empty_engine.connect() as connection:
         assert current_revision(connection) == head()
+
+
+def test_a_command_in_a_fresh_process_writes_nothing_but_its_own_lines(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    command = [str(Path(sys.executable).with_name("mar-insight")), "upgrade", "--url", url]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    assert done.stderr == ""
+    assert done.stdout.strip().endswith(f"The database is now at schema {head()}.")
