@@ -22,6 +22,7 @@ from data.db import make_engine
 from data.demo import generate_demo
 from data.schema import create_schema
 from tests.apptest_support import APP, AS_OF, DeferredFiles
+from tests.mail_servers import SmtpSink, smtp_server
 
 PG_URL = os.environ.get("MAR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -148,3 +149,10 @@ def deferred_files(monkeypatch: pytest.MonkeyPatch) -> DeferredFiles:
     register = MediaFileManager.add_deferred
     monkeypatch.setattr(MediaFileManager, "add_deferred", files.recording(register))
     return files
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that keeps what it receives."""
+    with smtp_server() as sink:
+        yield sink

@@ -19,6 +19,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from data.settings import Settings, load_settings
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -102,3 +104,16 @@ def webhook_server() -> Iterator[WebhookSink]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def mail_settings(port: int = 25, **overrides: Any) -> Settings:
+    """The settings every mail test starts from: the loopback SMTP server on `port`, a sender
+    and the dashboard address the mails link to; `overrides` add what a test is about."""
+    return load_settings(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout_seconds=5,
+        mail_from="insight@mar.example",
+        dashboard_url="https://insight.mar.example",
+        **overrides,
+    )

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 
 from cli.main import main
 from data.schema import alert_state, audit_log, licence_reports
-from data.settings import Settings, load_settings
+from data.settings import load_settings
 from notify.alerts import run_alerts
 from tests import two_managers
 from tests.builders import ts
-from tests.mail_servers import SmtpSink, WebhookSink, free_port, smtp_server, webhook_server
+from tests.mail_servers import SmtpSink, WebhookSink, free_port, mail_settings, webhook_server
 from tests.two_managers import ANNA, AS_OF, BERT, BOSS
 
 
@@ -39,26 +39,9 @@ def db(engine: sa.Engine) -> sa.Engine:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_server() as sink:
-        yield sink
-
-
-@pytest.fixture
 def webhook() -> Iterator[WebhookSink]:
     with webhook_server() as sink:
         yield sink
-
-
-def _settings(port: int, webhook_url: str | None = None) -> Settings:
-    return load_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout_seconds=5,
-        mail_from="insight@mar.example",
-        dashboard_url="https://insight.mar.example",
-        alert_webhook_url=webhook_url,
-    )
 
 
 def _submit_alphas_report(engine: sa.Engine) -> None:
@@ -78,7 +61,7 @@ def _bodies(sink: SmtpSink, address: str) -> list[str]:
 def test_each_alert_goes_to_the_partners_account_manager_and_stock_to_management(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     assert sorted(tuple(d.recipients) for d in smtp.deliveries) == [(ANNA,), (BERT,), (BOSS,)]
     (anna,) = _bodies(smtp, ANNA)
     assert "Alpha (#1) is behind on reporting: 1 missing report(s)" in anna
@@ -92,15 +75,15 @@ def test_each_alert_goes_to_the_partners_account_manager_and_stock_to_management
 
 def test_an_alert_fires_once_and_stays_quiet_on_reruns(db: sa.Engine, smtp: SmtpSink) -> None:
     for _ in range(3):  # cron every five minutes
-        run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+        run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     assert len(smtp.to(ANNA)) == 1
 
 
 def test_one_cleared_message_follows_when_the_condition_ends(db: sa.Engine, smtp: SmtpSink) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     _submit_alphas_report(db)
     for _ in range(2):
-        run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+        run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     assert [m["Subject"] for m in smtp.to(ANNA)] == [
         "MAR Insight alerts: 2 new",
         "MAR Insight alerts: 1 cleared",
@@ -113,7 +96,7 @@ def test_one_cleared_message_follows_when_the_condition_ends(db: sa.Engine, smtp
 def test_the_webhook_gets_each_start_and_clear_once_as_json(
     db: sa.Engine, smtp: SmtpSink, webhook: WebhookSink
 ) -> None:
-    settings = _settings(smtp.port, webhook.url)
+    settings = mail_settings(smtp.port, alert_webhook_url=webhook.url)
     run_alerts(db, settings, as_of=AS_OF, send=True)
     run_alerts(db, settings, as_of=AS_OF, send=True)
     _submit_alphas_report(db)
@@ -156,12 +139,12 @@ def test_a_refused_recipient_is_retried_without_repeating_the_others(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
     smtp.refuse = {BERT}
-    first = run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    first = run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     assert [str(failure) for failure in first.failures] == [
         f"The mail server refused the message to {BERT} (550 5.1.1 Mailbox unavailable)."
     ]
     smtp.refuse = set()
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     assert [len(smtp.to(a)) for a in (ANNA, BERT, BOSS)] == [1, 1, 1]
 
 
@@ -181,17 +164,17 @@ def test_a_condition_that_ends_before_anyone_heard_of_it_is_forgotten(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
     smtp.refuse = {ANNA}
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     _submit_alphas_report(db)
     smtp.refuse = set()
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     (body,) = _bodies(smtp, ANNA)
     assert "Alpha" not in body  # neither its start nor its clear
     assert "Beta (#2) has waited 90 days" in body
 
 
 def test_every_alert_mail_is_in_the_audit_log(db: sa.Engine, smtp: SmtpSink) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     with db.connect() as conn:
         rows = conn.execute(
             sa.select(audit_log.c.who, audit_log.c.report, audit_log.c.row_count).order_by(

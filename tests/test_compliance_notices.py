@@ -20,17 +20,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from data.settings import Settings, load_settings
 from notify.alerts import run_alerts
 from notify.digest import compose_digest
 from queries.access import viewer_for_email
 from tests.builders import add_account_manager, add_key, add_partner, add_product, add_user
-from tests.mail_servers import SmtpSink, smtp_server
+from tests.mail_servers import SmtpSink, mail_settings
 
 AS_OF = dt.date(2021, 6, 30)
 BOSS, ANNA, BERT = "boss@mar.example", "anna@mar.example", "bert@mar.example"
@@ -62,28 +60,12 @@ def db(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_server() as sink:
-        yield sink
-
-
-def _settings(port: int = 25) -> Settings:
-    return load_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout_seconds=5,
-        mail_from="insight@mar.example",
-        dashboard_url="https://insight.mar.example",
-    )
-
-
 def _risk_rows(engine: sa.Engine, email: str) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         viewer = viewer_for_email(conn, email)
         assert viewer is not None
         message = compose_digest(
-            conn, viewer, AS_OF, _settings(), lambda _trend, _language: b""
+            conn, viewer, AS_OF, mail_settings(), lambda _trend, _language: b""
         ).message
     (risk,) = [
         part.get_content()
@@ -110,7 +92,7 @@ def test_the_digest_attaches_the_partner_risk_of_the_recipients_partners(db: sa.
 def test_compliance_alerts_go_to_the_partners_account_manager(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     (anna,) = _bodies(smtp, ANNA)
     assert "Alpha (#1): 1 key(s) denied with code 01 (duplicate product key ID)" in anna
     assert "Gamma" not in anna
@@ -123,10 +105,10 @@ def test_compliance_alerts_go_to_the_partners_account_manager(
 def test_a_denial_alert_clears_once_four_weeks_pass_without_another(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     # 25 June is the last day of the 28 days ending 22 July, outside those ending 23 July.
     for day in (dt.date(2021, 7, 22), dt.date(2021, 7, 23), dt.date(2021, 7, 24)):
-        run_alerts(db, _settings(smtp.port), as_of=day, send=True)
+        run_alerts(db, mail_settings(smtp.port), as_of=day, send=True)
     started, cleared = _bodies(smtp, ANNA)
     assert started.startswith("New:\n- Alpha (#1): 1 key(s) denied")
     assert cleared.startswith("Cleared, no longer true:\n- Alpha (#1): 1 key(s) denied")
@@ -135,7 +117,7 @@ def test_a_denial_alert_clears_once_four_weeks_pass_without_another(
 def test_compliance_alerts_link_to_the_compliance_page_with_the_rules_window(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     page = "https://insight.mar.example/compliance"
     # Denials: the 28 days ending 30 June start on 3 June.
     (anna,) = _bodies(smtp, ANNA)

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import io
 import zlib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -23,13 +22,12 @@ from PIL import Image
 
 from cli.main import main
 from data.schema import audit_log, digest_log
-from data.settings import Settings, load_settings
 from notify.chart import render_trend
 from notify.digest import compose_digest, run_digest
 from queries.access import viewer_for_email
 from queries.digest import InstallationTrend
 from tests import two_managers
-from tests.mail_servers import SmtpSink, free_port, smtp_server
+from tests.mail_servers import SmtpSink, free_port, mail_settings
 from tests.two_managers import ANNA, AS_OF, BERT, BOSS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,28 +72,12 @@ def db(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_server() as sink:
-        yield sink
-
-
-def _settings(port: int) -> Settings:
-    return load_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        mail_from="insight@mar.example",
-        dashboard_url="https://insight.mar.example",
-        smtp_timeout_seconds=5,
-    )
-
-
 def _digest(engine: sa.Engine, email: str, chart: bytes) -> EmailMessage:
     with engine.connect() as conn:
         viewer = viewer_for_email(conn, email)
         assert viewer is not None
         return compose_digest(
-            conn, viewer, AS_OF, _settings(25), lambda _trend, _language: chart
+            conn, viewer, AS_OF, mail_settings(25), lambda _trend, _language: chart
         ).message
 
 
@@ -231,7 +213,7 @@ def test_each_section_links_to_its_dashboard_view_with_the_weeks_filters(
 def test_send_mails_one_digest_to_every_user(db: sa.Engine, smtp: SmtpSink) -> None:
     run = run_digest(
         db,
-        _settings(smtp.port),
+        mail_settings(smtp.port),
         email=None,
         everyone=True,
         as_of=AS_OF,
@@ -251,7 +233,7 @@ def test_a_rerun_in_the_same_week_sends_nothing_again(db: sa.Engine, smtp: SmtpS
     for _ in range(2):
         run = run_digest(
             db,
-            _settings(smtp.port),
+            mail_settings(smtp.port),
             email=ANNA,
             everyone=False,
             as_of=AS_OF + dt.timedelta(days=_),  # Wednesday, then Thursday of the same week
@@ -271,7 +253,7 @@ def test_a_rerun_in_the_same_week_sends_nothing_again(db: sa.Engine, smtp: SmtpS
 def test_a_refused_recipient_gets_the_digest_on_the_rerun_and_nobody_gets_it_twice(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
-    settings = _settings(smtp.port)
+    settings = mail_settings(smtp.port)
     smtp.refuse = {BERT}
     first = run_digest(
         db,
@@ -329,7 +311,7 @@ def test_every_digest_sent_is_in_the_audit_log_with_its_scope(
 ) -> None:
     run_digest(
         db,
-        _settings(smtp.port),
+        mail_settings(smtp.port),
         email=ANNA,
         everyone=False,
         as_of=AS_OF,
@@ -350,7 +332,7 @@ def test_out_writes_one_eml_file_per_recipient(
 ) -> None:
     run = run_digest(
         db,
-        _settings(25),
+        mail_settings(25),
         email=None,
         everyone=True,
         as_of=AS_OF,

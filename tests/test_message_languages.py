@@ -19,14 +19,14 @@ from streamlit.testing.v1 import AppTest
 from cli.main import main
 from data.db import make_engine
 from data.schema import create_schema, users
-from data.settings import Settings, load_settings
+from data.settings import Settings
 from i18n import Language
 from notify.alerts import run_alerts
 from notify.chart import trend_figure
 from notify.digest import run_digest
 from tests import two_managers
 from tests.apptest_support import open_page
-from tests.mail_servers import SmtpSink, smtp_server
+from tests.mail_servers import SmtpSink, mail_settings
 from tests.test_digest import small_trend
 from tests.two_managers import ANNA, AS_OF, BERT, BOSS
 
@@ -47,23 +47,6 @@ def db(sqlite_url: str) -> Iterator[sa.Engine]:
         two_managers.fill(conn)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_server() as sink:
-        yield sink
-
-
-def _settings(port: int, language: Language = "en") -> Settings:
-    return load_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout_seconds=5,
-        mail_from="insight@mar.example",
-        dashboard_url="https://insight.mar.example",
-        language=language,
-    )
 
 
 def _reads(engine: sa.Engine, email: str, language: Language) -> None:
@@ -209,7 +192,7 @@ def test_a_digest_is_in_its_recipients_language_and_the_others_in_mar_language(
     db: sa.Engine, smtp: SmtpSink
 ) -> None:
     _reads(db, ANNA, "de")
-    _digests(db, _settings(smtp.port, "fr"))
+    _digests(db, mail_settings(smtp.port, language="fr"))
     (anna,) = smtp.to(ANNA)
     assert anna["Subject"] == "MAR Insight Wochenübersicht, 24.06.2021 bis 30.06.2021"
     text = _text(anna)
@@ -226,7 +209,7 @@ def test_a_translated_digest_shows_no_english_sentence(
     db: sa.Engine, smtp: SmtpSink, language: Language
 ) -> None:
     _reads(db, BERT, language)
-    _digests(db, _settings(smtp.port))
+    _digests(db, mail_settings(smtp.port))
     (english,) = smtp.to(BOSS)
     (translated,) = smtp.to(BERT)
     assert _english_lines(_text(english), _text(translated)) == []
@@ -244,7 +227,7 @@ def test_the_digest_chart_speaks_the_recipients_language() -> None:
 
 def test_an_alert_is_in_its_recipients_language(db: sa.Engine, smtp: SmtpSink) -> None:
     _reads(db, ANNA, "fr")
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     (anna,) = smtp.to(ANNA)
     assert anna["Subject"] == "Alertes MAR Insight : 2 nouvelle(s)"
     text = _text(anna)
@@ -260,9 +243,9 @@ def test_a_cleared_alert_is_told_in_the_language_of_its_reader_then(
 ) -> None:
     """The condition is stored as template and values, so the clear is told in German
     although the start was told in English."""
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF, send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF, send=True)
     _reads(db, BOSS, "de")
-    run_alerts(db, _settings(smtp.port), as_of=AS_OF.replace(year=2030), send=True)
+    run_alerts(db, mail_settings(smtp.port), as_of=AS_OF.replace(year=2030), send=True)
     texts = [_text(m) for m in smtp.to(BOSS)]
     assert texts[0].startswith("New:\n- Windows 11 Pro (W11P) has 20.0 days of cover")
     assert any(t.startswith("Erledigt, trifft nicht mehr zu:\n") for t in texts[1:])
